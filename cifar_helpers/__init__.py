@@ -1,0 +1,32 @@
+"""cifar_helpers: the small library under the CIFAR-10 lesson.
+
+Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images.
+Model: Model, StopTraining, CNN. Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger,
+Evaluator, LivePlot. Metrics and plotting helpers; select_device, set_seed.
+"""
+
+from .async_loader import AsyncDataLoader
+from .cifar10 import CLASSES, DataFormatError, DataNotFoundError, Split, load_cifar10
+from .cnn import CNN
+from .dataset import DataSet
+from .device import parse_bool, select_device
+from .events import EVENTS, PluginInterface, StopTraining
+from .metrics import accuracy, classification_accuracy, confusion_matrix, most_confused, per_class_accuracy
+from .model import Model
+from .plotting import (plot_class_counts, plot_confusion_matrix, plot_history, prediction_gallery,
+                       show_images)
+from .plugins import EarlyStopping, Evaluator, LivePlot, Logger, ProgressBar
+from .seeding import set_seed
+from .session import is_headless, quick_profile
+from .transforms import CIFAR10_MEAN, CIFAR10_STD, batch_to_tensors, to_images
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncDataLoader", "CLASSES", "DataFormatError", "DataNotFoundError", "Split", "load_cifar10",
+    "CNN", "DataSet", "parse_bool", "select_device", "EVENTS", "PluginInterface", "StopTraining",
+    "accuracy", "classification_accuracy", "confusion_matrix", "most_confused", "per_class_accuracy",
+    "Model", "plot_class_counts", "plot_confusion_matrix", "plot_history", "prediction_gallery",
+    "show_images", "EarlyStopping", "Evaluator", "LivePlot", "Logger", "ProgressBar", "set_seed",
+    "is_headless", "quick_profile", "CIFAR10_MEAN", "CIFAR10_STD", "batch_to_tensors", "to_images",
+]

@@ -1,0 +1,49 @@
+"""Classification metrics, vectorised: accuracy, confusion matrix, per-class accuracy."""
+
+import torch
+
+
+def _labels(predicted):
+    """Class indices from either indices (N,) or scores / log-probabilities (N, C)."""
+    predicted = torch.as_tensor(predicted)
+    return predicted.argmax(dim=1) if predicted.ndim == 2 else predicted
+
+
+def accuracy(predicted, expected):
+    """Fraction of correct predictions, as a 0-d float tensor (on the inputs' device).
+
+    predicted: class indices (N,) or scores (N, C); expected: class indices (N,).
+    """
+    predicted, expected = _labels(predicted), torch.as_tensor(expected)
+    if predicted.shape != expected.shape:
+        raise ValueError(f"predicted has {tuple(predicted.shape)} labels but expected has "
+                         f"{tuple(expected.shape)}: pass one prediction per label.")
+    return (predicted == expected.to(predicted.device)).float().mean()
+
+
+def classification_accuracy(output, batch):
+    """A metric for `Model.evaluate_with_metrics`: accuracy of ``output`` against the batch's labels."""
+    return accuracy(output, batch[1])
+
+
+def confusion_matrix(predicted, expected, num_classes=10):
+    """(num_classes, num_classes) int64 counts: row = true class, column = predicted class."""
+    predicted = _labels(predicted).cpu().long()
+    expected = torch.as_tensor(expected).cpu().long()
+    counts = torch.bincount(expected * num_classes + predicted, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def per_class_accuracy(matrix):
+    """Accuracy of each true class, from a confusion matrix (NaN for a class with no samples)."""
+    matrix = torch.as_tensor(matrix).double()
+    return matrix.diagonal() / matrix.sum(dim=1)
+
+
+def most_confused(matrix, classes, top=5):
+    """The ``top`` (true class, predicted class, count) pairs off the diagonal, most frequent first."""
+    matrix = torch.as_tensor(matrix).clone()
+    matrix.fill_diagonal_(0)
+    counts, flat = matrix.flatten().topk(top)
+    n = matrix.shape[0]
+    return [(classes[i // n], classes[i % n], int(c)) for c, i in zip(counts.tolist(), flat.tolist()) if c > 0]

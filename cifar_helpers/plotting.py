@@ -1,0 +1,119 @@
+"""Figures for the lesson: image grids, training curves, confusion matrix, prediction gallery.
+
+Each function returns a matplotlib Figure (``fig = show_images(...)`` in a notebook shows it
+once; ``fig.savefig(...)`` writes it).
+"""
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .transforms import to_images
+
+
+def _as_pictures(images):
+    """uint8 (N, 32, 32, 3) arrays are shown as they are; float tensors are un-normalised first."""
+    if isinstance(images, np.ndarray) and images.dtype == np.uint8:
+        return images
+    if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
+        return images.cpu().numpy()
+    return to_images(images)
+
+
+def show_images(images, labels=None, classes=None, predicted=None, ncols=8, size=1.3, title=None):
+    """A grid of images, each titled with its class; with ``predicted``, the title shows the
+    prediction, green when right and red when wrong."""
+    pictures = _as_pictures(images)
+    n = len(pictures)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(pictures[i], interpolation="nearest")
+        if labels is None:
+            continue
+        true = classes[int(labels[i])] if classes else str(int(labels[i]))
+        if predicted is None:
+            ax.set_title(true, fontsize=8)
+        else:
+            guess = classes[int(predicted[i])] if classes else str(int(predicted[i]))
+            right = int(predicted[i]) == int(labels[i])
+            ax.set_title(guess if right else f"{guess}\n(is {true})", fontsize=8,
+                         color="green" if right else "red")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, figure=None):
+    """Loss per epoch (train and validation) and, when measured, validation accuracy."""
+    if figure is None:
+        figure = plt.figure(figsize=(10, 3.6), layout="constrained")
+    figure.clear()
+    accuracies = [k for k in ("val_accuracy", "test_accuracy") if any(k in r for r in history)]
+    axes = figure.subplots(1, 2 if accuracies else 1, squeeze=False)[0]
+    epochs = [r["epoch"] for r in history]
+    for key, label in (("train_loss", "train loss"), ("val_loss", "validation loss"), ("test_loss", "test loss")):
+        if any(key in r for r in history):
+            axes[0].plot(epochs, [r.get(key, np.nan) for r in history], marker="o", label=label)
+    axes[0].set(xlabel="epoch", ylabel="loss", title="Loss")
+    axes[0].legend()
+    for key in accuracies:
+        axes[1].plot(epochs, [100 * r.get(key, np.nan) for r in history], marker="o",
+                     label=key.replace("_", " ").replace("val", "validation"))
+        axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+        axes[1].legend()
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    return figure
+
+
+def plot_confusion_matrix(matrix, classes, normalize=True):
+    """Heat map of a confusion matrix (rows: true class, columns: predicted class)."""
+    matrix = torch.as_tensor(matrix).double().numpy()
+    shown = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1) if normalize else matrix
+    fig, ax = plt.subplots(figsize=(7, 6))
+    image = ax.imshow(shown, cmap="Blues")
+    fig.colorbar(image, ax=ax, label="fraction of the true class" if normalize else "images")
+    ticks = np.arange(len(classes))
+    ax.set_xticks(ticks, classes, rotation=45, ha="right")
+    ax.set_yticks(ticks, classes)
+    ax.set(xlabel="predicted class", ylabel="true class", title="Confusion matrix")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            text = f"{shown[i, j]:.2f}" if normalize else f"{int(shown[i, j])}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                    color="white" if shown[i, j] > 0.5 * shown.max() else "black")
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_counts(labels, classes, title="Images per class"):
+    """Bar chart of how many images each class has."""
+    counts = np.bincount(np.asarray(labels), minlength=len(classes))
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.bar(classes, counts, color="tab:blue")
+    ax.set(ylabel="images", title=title)
+    ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    return fig
+
+
+def prediction_gallery(images, labels, predicted, classes, per_kind=8, seed=0):
+    """Two rows: ``per_kind`` images predicted right, then ``per_kind`` predicted wrong."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    rng = np.random.default_rng(seed)
+    picks = []
+    for mask in (labels == predicted, labels != predicted):
+        index = np.flatnonzero(mask)
+        picks.append(rng.choice(index, min(per_kind, len(index)), replace=False) if len(index) else index)
+    chosen = np.concatenate(picks).astype(int)
+    return show_images(images[chosen], labels[chosen], classes, predicted=predicted[chosen], ncols=per_kind,
+                       title="Right (green) and wrong (red) predictions")

@@ -1,0 +1,23 @@
+"""`Evaluator`: measure metrics on a data set after every epoch and record them in the history."""
+
+from ..events import PluginInterface
+
+
+class Evaluator(PluginInterface):
+    """Evaluate ``metrics`` (name -> fn(output, batch)) on ``dataset`` at the end of each epoch.
+
+    The values land in the epoch's record as ``<prefix>_<name>`` (for example ``test_accuracy``),
+    where Logger, LivePlot and EarlyStopping see them. `Model.learn` already evaluates its
+    validation_dataset this way; use an Evaluator for any further data set.
+    """
+
+    event = "on_end_epoch"
+
+    def __init__(self, dataset, metrics, prefix="test"):
+        if not metrics:
+            raise ValueError("metrics is empty: pass a dict such as {'accuracy': classification_accuracy}.")
+        self.dataset, self.metrics, self.prefix = dataset, metrics, prefix
+
+    def function(self, model, record, **_):
+        values = model.evaluate_with_metrics(self.dataset, self.metrics)
+        record.update({f"{self.prefix}_{name}": value for name, value in values.items()})

@@ -1,0 +1,41 @@
+"""`LivePlot`: one figure of the training curves, redrawn in place after every epoch.
+
+In JupyterLab the figure updates where it first appeared. A headless run (papermill, nbval)
+records the updates into that same output, so the saved notebook holds exactly one final PNG.
+"""
+
+from matplotlib.figure import Figure
+
+from ..plotting import plot_history
+from ..session import in_notebook
+from ..events import PluginInterface
+
+
+class LivePlot(PluginInterface):
+    """Plot train and validation loss (and accuracy, when measured) per epoch.
+
+    path: also save the final figure there (PNG) when training ends.
+    """
+
+    def __init__(self, path=None):
+        self.path = path
+        self.figure = None
+        self._handle = None
+
+    def on_end_epoch(self, history, **_):
+        if self.figure is None:
+            self.figure = Figure(figsize=(10, 3.6), layout="constrained")
+        plot_history(history, figure=self.figure)
+        if not in_notebook():
+            return
+        from IPython.display import display
+
+        if self._handle is None:
+            self._handle = display(self.figure, display_id=True)
+        else:
+            self._handle.update(self.figure)
+
+    def on_end(self, **_):
+        if self.path is not None and self.figure is not None:
+            self.figure.savefig(self.path, dpi=100)
+        self._handle = None

@@ -1,0 +1,26 @@
+"""`Logger`: one line per epoch with the figures of the epoch."""
+
+from tqdm.auto import tqdm
+
+from ..events import PluginInterface
+
+
+def format_record(record, max_epochs=None) -> str:
+    """'epoch 3/10  train_loss 1.2345  val_loss 1.3012  val_accuracy 0.5410  12.3 s  3,650 img/s'."""
+    width = len(str(max_epochs)) if max_epochs else 1
+    total = f"/{max_epochs}" if max_epochs else ""
+    parts = [f"epoch {record['epoch']:>{width}}{total}"]
+    parts += [f"{name} {value:.4f}" for name, value in record.items()
+              if name.startswith(("train_", "val_", "test_")) and isinstance(value, float)]
+    if "seconds" in record:
+        parts.append(f"{record['seconds']:.1f} s  {record['images_per_second']:,.0f} img/s")
+    return "  ".join(parts)
+
+
+class Logger(PluginInterface):
+    """Print the epoch's record (losses, metrics, time, speed) when the epoch ends."""
+
+    event = "on_end_epoch"
+
+    def function(self, record, max_epochs, **_):
+        tqdm.write(format_record(record, max_epochs))

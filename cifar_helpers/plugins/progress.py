@@ -1,0 +1,64 @@
+"""`ProgressBar`: tqdm bars over epochs or over the batches of an epoch.
+
+A person at JupyterLab gets tqdm.auto's widget bars. A headless run (papermill, nbval, a script)
+gets one plain text bar over the epochs, printed once per epoch, and no per-batch bars, so a
+saved notebook or a log stays a few lines long.
+"""
+
+import sys
+
+from ..session import is_headless
+from ..events import PluginInterface
+
+def make_bar(total, desc, leave):
+    """A tqdm bar suited to where the code runs (see the module docstring)."""
+    if is_headless():
+        from tqdm.std import tqdm
+
+        return tqdm(total=total, desc=desc, leave=leave, file=sys.stdout, mininterval=0, ncols=100,
+                    disable=not leave)
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=leave)
+
+
+class ProgressBar(PluginInterface):
+    """``ProgressBar("epoch")``: one bar for the whole training; ``ProgressBar("batch")``: one per epoch."""
+
+    def __init__(self, unit="batch"):
+        if unit not in ("batch", "epoch"):
+            raise ValueError(f"unit={unit!r} must be 'batch' or 'epoch'.")
+        self.unit = unit
+        self.bar = None
+        self._loss_every = 1
+
+    def on_start(self, max_epochs, **_):
+        if self.unit == "epoch":
+            self.bar = make_bar(max_epochs, "training", leave=True)
+
+    def on_start_epoch(self, epoch, num_batches, **_):
+        if self.unit == "batch":
+            self.bar = make_bar(num_batches, f"epoch {epoch}", leave=False)
+            self._loss_every = max(1, num_batches // 20)
+
+    def on_end_batch(self, batch_index, loss, **_):
+        if self.unit == "batch" and self.bar is not None:
+            if batch_index % self._loss_every == 0:
+                self.bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            self.bar.update(1)
+
+    def on_end_epoch(self, record, **_):
+        if self.unit == "batch":
+            self._close()
+        elif self.bar is not None:
+            shown = {k: f"{v:.3f}" for k, v in record.items() if k in ("train_loss", "val_loss", "val_accuracy")}
+            self.bar.set_postfix(shown, refresh=False)
+            self.bar.update(1)
+
+    def on_end(self, **_):
+        self._close()
+
+    def _close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
