@@ -75,10 +75,6 @@ class AsyncDataLoader:
     def __exit__(self, *exc_info):
         self.close()
 
-    def __del__(self):
-        if hasattr(self, "_epochs"):  # __init__ may have failed before setting it
-            self.close()
-
     def __repr__(self) -> str:
         return f"AsyncDataLoader({self.dataset!r}, buffer_size={self.buffer_size})"
 
@@ -134,6 +130,7 @@ class _Epoch:
 
 
 def _fill(batches, on_batch_loaded, buffer, stop):
+    _yield_cpu_to_training()
     try:
         for batch in batches:
             if stop.is_set():
@@ -145,6 +142,29 @@ def _fill(batches, on_batch_loaded, buffer, stop):
         _put(buffer, (_END, None), stop)
     except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
         _put(buffer, (_ERROR, error), stop)
+
+
+def _yield_cpu_to_training():
+    """Let this thread run only on CPU time the training leaves idle.
+
+    On a 2-core laptop PyTorch's two compute threads keep both cores busy; a loader thread of
+    equal priority would pre-empt one of them in the middle of a parallel operation and stall
+    both. SCHED_IDLE (Linux) runs it in the gaps instead: between operations, and whenever the
+    training waits for a batch. Elsewhere, or where it is not allowed, it lowers the thread's
+    nice value, or leaves the priority as it is.
+    """
+    import os
+
+    tid = threading.get_native_id()
+    try:
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, 19)
+    except (AttributeError, OSError):
+        pass
 
 
 def _put(buffer, item, stop) -> bool:

@@ -280,7 +280,9 @@ def _cache_file(source: Path, root: Path, split) -> Path:
 
 
 def _cache_folder(root: Path) -> Path:
-    if root.is_dir() and os.access(root, os.W_OK):
+    # Write bits as well as os.access: root may write anywhere, but a folder marked read-only
+    # (a shared copy of the data) should stay untouched.
+    if root.is_dir() and os.access(root, os.W_OK) and root.stat().st_mode & 0o222:
         return root / ".cache"
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cifar_helpers"
 

@@ -21,23 +21,23 @@ _SHIFT = (np.asarray(CIFAR10_MEAN, dtype=np.float32) / np.asarray(CIFAR10_STD, d
 def batch_to_tensors(batch, device="cpu"):
     """(uint8 images (N, 32, 32, 3), labels) -> (float images (N, 3, 32, 32), int64 labels) on ``device``.
 
-    On the CPU the work is done by numpy, which uses one thread, so it can run in a background
-    loader without fighting PyTorch's own threads. On a GPU the uint8 batch (4x smaller than
-    float) is copied from pinned memory without blocking, then normalised there.
+    The float images keep the pixels' channels-last order in memory (``permute`` changes the
+    shape, not the memory): PyTorch's convolutions run about 1.5x faster on that layout on a
+    CPU. On the CPU the arithmetic is numpy's, which uses one thread, so it can run in a
+    background loader without fighting PyTorch's own threads. On a GPU the uint8 batch (4x
+    smaller than float) is copied from pinned memory without blocking, then normalised there.
     """
     images, labels = batch
     device = torch.device(device)
     if device.type == "cpu":
-        x = np.empty((len(images), 3, 32, 32), dtype=np.float32)
-        np.multiply(np.asarray(images).transpose(0, 3, 1, 2), _SCALE[:, None, None], out=x, casting="unsafe")
-        x -= _SHIFT[:, None, None]
-        return torch.from_numpy(x), torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+        x = np.multiply(np.asarray(images), _SCALE, dtype=np.float32)
+        x -= _SHIFT
+        return torch.from_numpy(x).permute(0, 3, 1, 2), torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     x = torch.as_tensor(images).pin_memory().to(device, non_blocking=True)
     y = torch.as_tensor(labels, dtype=torch.int64).pin_memory().to(device, non_blocking=True)
-    scale = torch.as_tensor(_SCALE, device=device)[:, None, None]
-    shift = torch.as_tensor(_SHIFT, device=device)[:, None, None]
-    x = x.permute(0, 3, 1, 2).float().mul_(scale).sub_(shift).contiguous()
-    return x, y
+    scale = torch.as_tensor(_SCALE, device=device)
+    shift = torch.as_tensor(_SHIFT, device=device)
+    return x.float().mul_(scale).sub_(shift).permute(0, 3, 1, 2), y
 
 
 def to_images(x):

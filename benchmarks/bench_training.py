@@ -1,0 +1,162 @@
+"""Training speed and memory: the library pipeline against two plain-PyTorch baselines.
+
+    python benchmarks/bench_training.py [--data-dir DIR] [--epochs 1] [--limit N] [--source auto]
+
+Same CNN, batch 64, the full training set (or --limit images), one epoch each, in three ways:
+
+  (a) library:  DataSet -> AsyncDataLoader(batch_to_tensors) -> Model.learn, no display plugins
+  (b) bare:     a plain PyTorch loop over the same uint8 arrays, converting each batch inline
+  (c) tutorial: the PyTorch tutorial's way: a torchvision CIFAR10 dataset with per-image
+                ToTensor + Normalize, torch DataLoader with 2 workers
+
+Each runs in its own process (so peak RSS is its own) after a short warm-up; the script prints
+images/s, peak RSS, and the ratios a/b and a/c. Targets: a/b >= 0.95, a/c >= 2, RSS <= 1.5 GB.
+Run it with nothing else busy: on 2 cores a second process skews every figure.
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+BATCH_SIZE = 64
+WARMUP_BATCHES = 20
+
+
+def peak_rss_mb(include_children=False):
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if include_children:
+        kb = max(kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return kb / 1024
+
+
+def train_library(split, epochs):
+    import cifar_helpers as ch
+
+    model = ch.CNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    warm = ch.DataSet([split.images[:WARMUP_BATCHES * BATCH_SIZE], split.labels[:WARMUP_BATCHES * BATCH_SIZE]],
+                      BATCH_SIZE)
+    model.learn(ch.AsyncDataLoader(warm, on_batch_loaded=ch.batch_to_tensors), optimizer, max_epochs=1)
+    data = ch.DataSet([split.images, split.labels], BATCH_SIZE, shuffle=True, drop_last=True, seed=0)
+    loader = ch.AsyncDataLoader(data, buffer_size=8, on_batch_loaded=ch.batch_to_tensors)
+    started = time.perf_counter()
+    model.learn(loader, optimizer, max_epochs=epochs)
+    return epochs * len(data) * BATCH_SIZE / (time.perf_counter() - started)
+
+
+def train_bare(split, epochs):
+    import cifar_helpers as ch
+
+    model = ch.CNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    images = torch.from_numpy(split.images)
+    labels = torch.from_numpy(split.labels)
+    mean = torch.tensor(ch.CIFAR10_MEAN).view(1, 3, 1, 1) * 255
+    std = torch.tensor(ch.CIFAR10_STD).view(1, 3, 1, 1) * 255
+    rng = np.random.default_rng(0)
+
+    def epoch(n_batches):
+        order = torch.from_numpy(rng.permutation(len(labels)))
+        model.train()
+        for b in range(n_batches):
+            index = order[b * BATCH_SIZE:(b + 1) * BATCH_SIZE]
+            x = (images[index].permute(0, 3, 1, 2).float() - mean) / std
+            y = labels[index]
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.nll_loss(model((x, y)), y)
+            loss.backward()
+            optimizer.step()
+
+    epoch(WARMUP_BATCHES)
+    n_batches = len(labels) // BATCH_SIZE
+    started = time.perf_counter()
+    for _ in range(epochs):
+        epoch(n_batches)
+    return epochs * n_batches * BATCH_SIZE / (time.perf_counter() - started)
+
+
+def train_tutorial(split, epochs):
+    import torchvision.transforms as T
+    from torch.utils.data import DataLoader
+    from torchvision.datasets import CIFAR10, VisionDataset
+
+    import cifar_helpers as ch
+
+    # torchvision's own CIFAR10 class (its __getitem__: PIL image, then the transform), holding
+    # the same arrays as the other two, without its download and checksum step.
+    dataset = CIFAR10.__new__(CIFAR10)
+    transform = T.Compose([T.ToTensor(), T.Normalize(ch.CIFAR10_MEAN, ch.CIFAR10_STD)])
+    VisionDataset.__init__(dataset, "unused", transform=transform)
+    dataset.data, dataset.targets = split.images, split.labels.tolist()
+    dataset.train = True
+
+    model = ch.CNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True, num_workers=2, drop_last=True,
+                        persistent_workers=True)
+
+    def epoch(n_batches):
+        model.train()
+        for b, (x, y) in enumerate(loader):
+            if b == n_batches:
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.nll_loss(model((x, y)), y)
+            loss.backward()
+            optimizer.step()
+
+    epoch(WARMUP_BATCHES)
+    started = time.perf_counter()
+    for _ in range(epochs):
+        epoch(len(loader))
+    return epochs * len(loader) * BATCH_SIZE / (time.perf_counter() - started)
+
+
+WAYS = {"library": train_library, "bare": train_bare, "tutorial": train_tutorial}
+
+
+def child(args):
+    import cifar_helpers as ch
+
+    split = ch.load_cifar10("train", root=args.data_dir, source=args.source, subset=args.limit, verbose=False)
+    torch.manual_seed(0)
+    speed = WAYS[args.child](split, args.epochs)
+    print(json.dumps({"images_per_s": speed, "peak_rss_mb": peak_rss_mb(include_children=True),
+                      "threads": torch.get_num_threads()}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default="data", help="folder holding CIFAR-10 (see load_cifar10)")
+    parser.add_argument("--source", default="auto", help="load_cifar10 source (auto, local, synthetic, ...)")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--limit", type=int, default=None, help="use only this many training images")
+    parser.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+
+    results = {}
+    for letter, way in zip("abc", WAYS):
+        command = [sys.executable, __file__, "--child", way, "--data-dir", args.data_dir, "--source", args.source,
+                   "--epochs", str(args.epochs)] + (["--limit", str(args.limit)] if args.limit else [])
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        results[way] = json.loads(out.strip().splitlines()[-1])
+        print(f"({letter}) {way:9s} {results[way]['images_per_s']:8,.0f} images/s   "
+              f"peak RSS {results[way]['peak_rss_mb']:6,.0f} MB   torch threads {results[way]['threads']}",
+              flush=True)
+    a, b, c = (results[w]["images_per_s"] for w in WAYS)
+    print(f"a/b = {a / b:.2f}  (target >= 0.95)")
+    print(f"a/c = {a / c:.2f}  (target >= 2)")
+    print(f"library peak RSS = {results['library']['peak_rss_mb'] / 1024:.2f} GB  (target <= 1.5 GB)")
+
+
+if __name__ == "__main__":
+    main()
