@@ -77,7 +77,8 @@ def load_cifar10(split="train", root="data", source="auto", download=True, subse
         raise ValueError(f"split={split!r} is not a CIFAR-10 split: use 'train' or 'test'.")
     if source not in SOURCES:
         raise ValueError(f"source={source!r} is unknown: use one of {', '.join(map(repr, SOURCES))}.")
-    if subset is not None and (not isinstance(subset, (int, np.integer)) or subset < 1):
+    if subset is not None and (isinstance(subset, bool) or not isinstance(subset, (int, np.integer))
+                               or subset < 1):
         raise ValueError(f"subset={subset!r} must be a positive whole number of images, or None for all.")
     root = Path(root).expanduser()
 
@@ -273,8 +274,11 @@ def _read_archive(archive: Path, wanted):
 # --- caching ------------------------------------------------------------------------------------
 
 def _cache_file(source: Path, root: Path, split) -> Path:
-    stat = source.stat()
-    key = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    # A folder is stamped by its train/ and test/ folders, not by itself: when the images sit
+    # directly in root, writing root/.cache changes root's own mtime and would spoil the key.
+    stamped = [source] if source.is_file() else [source / s for s in SPLITS if (source / s).is_dir()]
+    key = "|".join([str(source.resolve())]
+                   + [f"{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in stamped])
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     return _cache_folder(root) / f"cifar10-{split}-{digest}.npz"
 

@@ -67,7 +67,6 @@ class Model(nn.Module):
             handlers = {event: plugin}
         for name, handler in handlers.items():
             self._plugins[name].append([handler, frequency, 0])
-        return plugin
 
     def register_default_plugins(self):
         """Progress bars per epoch and per batch, an epoch logger and a live loss plot."""

@@ -31,6 +31,14 @@ def is_headless() -> bool:
     return not getattr(get_ipython().kernel, "_allow_stdin", True)
 
 
-def quick_profile() -> bool:
-    """True when CIFAR_QUICK=1: the tests' small, offline profile (see the README)."""
-    return os.environ.get(QUICK_ENV, "") not in ("", "0")
+def quick_profile(announce=True) -> bool:
+    """True when CIFAR_QUICK=1: the tests' small, offline profile (see the README).
+
+    When it is active it says so (unless announce=False), so that no one mistakes a quick
+    run's output for the lesson's.
+    """
+    active = os.environ.get(QUICK_ENV, "") not in ("", "0")
+    if active and announce:
+        print(f"QUICK PROFILE ({QUICK_ENV}=1): synthetic data and few epochs, for tests only; "
+              f"unset {QUICK_ENV} for the real lesson.")
+    return active

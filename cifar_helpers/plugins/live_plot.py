@@ -4,6 +4,8 @@ In JupyterLab the figure updates where it first appeared. A headless run (paperm
 records the updates into that same output, so the saved notebook holds exactly one final PNG.
 """
 
+import io
+
 from matplotlib.figure import Figure
 
 from ..plotting import plot_history
@@ -28,12 +30,17 @@ class LivePlot(PluginInterface):
         plot_history(history, figure=self.figure)
         if not in_notebook():
             return
-        from IPython.display import display
+        from IPython.display import Image, display
 
+        # A PNG made here, not the Figure object: it shows the same whatever matplotlib
+        # backend the kernel has set up (or not yet).
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=80)
+        picture = Image(data=buffer.getvalue(), format="png")
         if self._handle is None:
-            self._handle = display(self.figure, display_id=True)
+            self._handle = display(picture, display_id=True)
         else:
-            self._handle.update(self.figure)
+            self._handle.update(picture)
 
     def on_end(self, **_):
         if self.path is not None and self.figure is not None:

@@ -1,0 +1,301 @@
+"""load_cifar10: synthetic data, subsets, class-folder images (folder and .tar.gz), caching,
+torchvision's pickles, and one clear error for each kind of bad input."""
+
+import io
+import os
+import pickle
+import tarfile
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import cifar_helpers.cifar10 as cifar10
+from cifar_helpers import CLASSES, DataFormatError, DataNotFoundError, load_cifar10
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _pixels(value):
+    """A 32x32 RGB image whose three channels differ, so a channel mix-up shows."""
+    image = np.zeros((32, 32, 3), dtype=np.uint8)
+    image[..., 0], image[..., 1], image[..., 2] = value, 255 - value, value // 2
+    return image
+
+
+def _encode(image, fmt):
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+# (path relative to the data root, pixel value): two real classes, PNG and JPEG, both splits.
+IMAGES = {
+    "train/cat/0.png": 10, "train/cat/1.png": 60, "train/cat/2.jpg": 110,
+    "train/ship/0.png": 160, "train/ship/1.png": 210,
+    "test/cat/0.png": 30, "test/ship/0.jpg": 230,
+}
+
+
+def write_images(root, images=IMAGES):
+    for name, value in images.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_encode(_pixels(value), "JPEG" if name.endswith(".jpg") else "PNG"))
+    return root
+
+
+def write_archive(path, files):
+    """A .tar.gz holding ``files`` ({member name: bytes})."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def image_files(images=IMAGES, prefix=""):
+    return {prefix + name: _encode(_pixels(value), "JPEG" if name.endswith(".jpg") else "PNG")
+            for name, value in images.items()}
+
+
+def files_under(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def check_decoded(split, name="train", images=IMAGES):
+    """The split holds exactly the images written for ``name``/, each with its class's label."""
+    expected = sorted((v, CLASSES.index(n.split("/")[1])) for n, v in images.items() if n.startswith(name + "/"))
+    got = sorted((int(image[0, 0, 0]), int(label)) for image, label in zip(split.images, split.labels))
+    assert split.images.shape == (len(expected), 32, 32, 3) and split.images.dtype == np.uint8
+    assert split.labels.dtype == np.int64
+    for (value, label), (expected_value, expected_label) in zip(got, expected):
+        assert abs(value - expected_value) <= 4 and label == expected_label  # JPEG shifts values a little
+    green = split.images[:, 0, 0, 1].astype(int)
+    assert np.all(np.abs(green - (255 - split.images[:, 0, 0, 0].astype(int))) <= 8)  # RGB order kept
+
+
+# --- synthetic data and subsets ----------------------------------------------------------------
+
+
+def test_synthetic_shapes_types_and_announcement(capsys):
+    train = load_cifar10("train", source="synthetic")
+    assert "SYNTHETIC" in capsys.readouterr().out
+    assert train.images.shape == (2000, 32, 32, 3) and train.images.dtype == np.uint8
+    assert train.labels.shape == (2000,) and train.labels.dtype == np.int64
+    assert train.labels.min() >= 0 and train.labels.max() <= 9
+    assert set(np.unique(train.labels)) == set(range(10))
+    assert train.classes == CLASSES and train.source == "synthetic"
+
+
+def test_synthetic_is_deterministic_and_splits_differ():
+    a = load_cifar10("test", source="synthetic", verbose=False)
+    b = load_cifar10("test", source="synthetic", verbose=False)
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    train = load_cifar10("train", source="synthetic", verbose=False)
+    assert len(a) == 500 and not np.array_equal(a.images, train.images[:500])
+
+
+def test_subset_size_and_seed():
+    a = load_cifar10("train", source="synthetic", subset=100, seed=1, verbose=False)
+    again = load_cifar10("train", source="synthetic", subset=100, seed=1, verbose=False)
+    other = load_cifar10("train", source="synthetic", subset=100, seed=2, verbose=False)
+    assert len(a) == 100 and a.images.shape == (100, 32, 32, 3)
+    np.testing.assert_array_equal(a.images, again.images)
+    np.testing.assert_array_equal(a.labels, again.labels)
+    assert not np.array_equal(a.images, other.images)
+    full = load_cifar10("train", source="synthetic", verbose=False)  # a subset is drawn from the split
+    assert any(np.array_equal(a.images[0], image) for image in full.images)
+
+
+# --- class-folder images -------------------------------------------------------------------------
+
+
+def test_class_folders_in_a_folder(tmp_path):
+    root = write_images(tmp_path / "data")
+    train = load_cifar10("train", root=root, verbose=False)
+    test = load_cifar10("test", root=root, verbose=False)
+    assert train.source == "local"
+    check_decoded(train)
+    check_decoded(test, "test")
+
+
+def test_class_folders_one_folder_below_root(tmp_path):
+    write_images(tmp_path / "data" / "cifar10-images")
+    check_decoded(load_cifar10("train", root=tmp_path / "data", verbose=False))
+
+
+@pytest.mark.parametrize("prefix", ["", "cifar10/"])
+def test_class_folders_in_a_tar_gz(tmp_path, prefix):
+    root = tmp_path / "data"
+    root.mkdir()
+    write_archive(root / "cifar10-images.tar.gz", image_files(prefix=prefix))
+    check_decoded(load_cifar10("train", root=root, verbose=False))
+    check_decoded(load_cifar10("test", root=root, verbose=False), "test")
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "tar.gz"])
+def test_second_load_reads_the_cache(tmp_path, monkeypatch, packed):
+    root = tmp_path / "data"
+    if packed:
+        root.mkdir()
+        write_archive(root / "images.tar.gz", image_files())
+    else:
+        write_images(root)
+    first = load_cifar10("train", root=root, verbose=False)
+    assert list((root / ".cache").glob("cifar10-train-*.npz"))
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded the images again instead of reading the cache")
+
+    monkeypatch.setattr(cifar10, "_decode", no_decoding)
+    started = time.perf_counter()
+    again = load_cifar10("train", root=root, verbose=False)
+    test = load_cifar10("test", root=root, verbose=False)  # cached by the first load too
+    assert time.perf_counter() - started < 2
+    np.testing.assert_array_equal(first.images, again.images)
+    np.testing.assert_array_equal(first.labels, again.labels)
+    check_decoded(test, "test")
+    assert not list(root.rglob("*.tmp"))
+
+
+def test_read_only_data_folder_caches_under_xdg_cache_home(tmp_path, monkeypatch):
+    root = write_images(tmp_path / "data")
+    cache_home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+    before = files_under(root)
+    folders = [root, *[p for p in root.rglob("*") if p.is_dir()]]
+    for folder in folders:
+        folder.chmod(0o555)
+    try:
+        check_decoded(load_cifar10("train", root=root, verbose=False))
+        assert files_under(root) == before
+        assert list((cache_home / "cifar_helpers").glob("cifar10-train-*.npz"))
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+
+
+# --- torchvision's pickled batches ----------------------------------------------------------------
+
+
+def _torchvision_batches(folder, per_batch=3):
+    """torchvision's files with made-up pixels: data (n, 3072) uint8 planes R, G, B; labels a list."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    expected = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        nhwc = rng.integers(0, 256, size=(per_batch, 32, 32, 3), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=per_batch).tolist()
+        data = nhwc.transpose(0, 3, 1, 2).reshape(per_batch, 3072)  # CIFAR's row: 1024 R, 1024 G, 1024 B
+        (folder / name).write_bytes(pickle.dumps({"data": data, "labels": labels}, protocol=2))
+        expected[name] = (nhwc, labels)
+    return expected
+
+
+def test_torchvision_pickles_read_as_nhwc(tmp_path):
+    expected = _torchvision_batches(tmp_path / "data" / "cifar-10-batches-py")
+    train = load_cifar10("train", root=tmp_path / "data", download=False, verbose=False)
+    test = load_cifar10("test", root=tmp_path / "data", download=False, verbose=False)
+    names = [f"data_batch_{i}" for i in range(1, 6)]
+    np.testing.assert_array_equal(train.images, np.concatenate([expected[n][0] for n in names]))
+    np.testing.assert_array_equal(train.labels, sum((expected[n][1] for n in names), []))
+    np.testing.assert_array_equal(test.images, expected["test_batch"][0])
+    assert train.images.shape == (15, 32, 32, 3) and train.images.flags.c_contiguous
+    assert train.labels.dtype == np.int64 and train.source == "local"
+
+
+def test_torchvision_archive_is_read_too(tmp_path):
+    expected = _torchvision_batches(tmp_path / "batches" / "cifar-10-batches-py")
+    root = tmp_path / "data"
+    root.mkdir()
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "batches" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    test = load_cifar10("test", root=root, download=False, verbose=False)
+    np.testing.assert_array_equal(test.images, expected["test_batch"][0])
+
+
+def test_torchvision_folder_missing_a_batch(tmp_path):
+    _torchvision_batches(tmp_path / "cifar-10-batches-py")
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(DataFormatError, match="data_batch_3"):
+        load_cifar10("train", root=tmp_path, download=False)
+
+
+# --- bad inputs: one clear error each ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"split": "val"}, "split='val'"),
+    ({"source": "bogus"}, "source='bogus'"),
+    ({"subset": 0}, "subset=0"),
+    ({"subset": -5}, "subset=-5"),
+    ({"subset": 2.5}, "subset=2.5"),
+    ({"subset": True}, "subset=True"),
+])
+def test_bad_arguments(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        load_cifar10(**{"source": "synthetic", **kwargs})
+
+
+def test_no_data_and_no_download(tmp_path):
+    with pytest.raises(DataNotFoundError, match="synthetic") as error:
+        load_cifar10("train", root=tmp_path / "empty", download=False)
+    assert isinstance(error.value, FileNotFoundError)
+    assert "download=True" in str(error.value)
+    with pytest.raises(DataNotFoundError):
+        load_cifar10("train", root=tmp_path, source="local")
+
+
+def test_no_data_and_no_network(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network in this test")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DataNotFoundError) as error:
+        load_cifar10("train", root=tmp_path / "data", download=True)
+    message = str(error.value)
+    assert "could not be downloaded" in message and "no network in this test" in message
+    assert "source='synthetic'" in message and "local copy" in message
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_tar_gz(tmp_path, damage):
+    archive = tmp_path / "images.tar.gz"
+    if damage == "garbage":
+        archive.write_bytes(os.urandom(2000))
+    else:
+        write_archive(archive, image_files())
+        archive.write_bytes(archive.read_bytes()[:-200])
+    with pytest.raises(DataFormatError, match="images.tar.gz"):
+        load_cifar10("train", root=tmp_path, verbose=False)
+
+
+def test_images_without_class_folders(tmp_path):
+    write_images(tmp_path, {"train/0.png": 10, "train/1.png": 20})
+    with pytest.raises(DataFormatError, match="class folder"):
+        load_cifar10("train", root=tmp_path, verbose=False)
+
+
+def test_class_folders_that_are_not_cifar10(tmp_path):
+    write_images(tmp_path, {"train/kangaroo/0.png": 10, "train/cat/0.png": 20})
+    with pytest.raises(DataFormatError, match="kangaroo"):
+        load_cifar10("train", root=tmp_path, verbose=False)
+
+
+def test_split_folder_missing(tmp_path):
+    write_images(tmp_path, {"train/cat/0.png": 10})
+    with pytest.raises(DataFormatError, match="no test/ folder"):
+        load_cifar10("test", root=tmp_path, verbose=False)
+
+
+def test_image_of_the_wrong_size(tmp_path):
+    (tmp_path / "train" / "cat").mkdir(parents=True)
+    Image.fromarray(np.zeros((16, 20, 3), dtype=np.uint8)).save(tmp_path / "train" / "cat" / "0.png")
+    with pytest.raises(DataFormatError, match="20x16"):
+        load_cifar10("train", root=tmp_path, verbose=False)

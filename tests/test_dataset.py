@@ -1,0 +1,127 @@
+"""DataSet: batches per epoch, coverage, shuffling, numpy and torch arrays, split, bad arguments."""
+
+import numpy as np
+import pytest
+import torch
+
+from cifar_helpers import DataSet
+
+
+def make(n=10, **kwargs):
+    """Images whose first pixel is the sample's index, and labels equal to index * 10."""
+    images = np.zeros((n, 32, 32, 3), dtype=np.uint8)
+    images[:, 0, 0, 0] = np.arange(n)
+    return DataSet([images, np.arange(n) * 10], **kwargs)
+
+
+def indices(batch):
+    images, labels = batch
+    index = np.asarray(images[:, 0, 0, 0]).astype(int)
+    np.testing.assert_array_equal(np.asarray(labels), index * 10)  # images and labels stay aligned
+    return index.tolist()
+
+
+def epoch_order(dataset):
+    return [i for batch in dataset for i in indices(batch)]
+
+
+@pytest.mark.parametrize("n, batch_size, drop_last, expected", [
+    (10, 4, False, 3), (10, 4, True, 2), (12, 4, False, 3), (12, 4, True, 3), (3, 4, True, 0), (3, 4, False, 1),
+])
+def test_len_is_batches_per_epoch(n, batch_size, drop_last, expected):
+    dataset = make(n, batch_size=batch_size, drop_last=drop_last)
+    assert len(dataset) == expected
+    assert len(list(dataset)) == expected
+
+
+def test_batches_cover_every_sample_once():
+    dataset = make(10, batch_size=4)
+    assert [len(b[0]) for b in dataset] == [4, 4, 2]
+    assert epoch_order(dataset) == list(range(10))
+    shuffled = make(10, batch_size=4, shuffle=True, seed=0)
+    for _ in range(3):
+        assert sorted(epoch_order(shuffled)) == list(range(10))
+
+
+def test_drop_last_leaves_out_the_small_batch():
+    order = epoch_order(make(10, batch_size=4, drop_last=True, shuffle=True, seed=0))
+    assert len(order) == 8 and len(set(order)) == 8
+
+
+def test_shuffle_changes_order_each_epoch_and_follows_seed():
+    a = make(50, batch_size=8, shuffle=True, seed=3)
+    b = make(50, batch_size=8, shuffle=True, seed=3)
+    c = make(50, batch_size=8, shuffle=True, seed=4)
+    epochs_a = [epoch_order(a) for _ in range(3)]
+    assert epochs_a == [epoch_order(b) for _ in range(3)]
+    assert epochs_a[0] != epochs_a[1] != epochs_a[2]
+    assert epochs_a[0] != list(range(50))
+    assert epoch_order(c) != epochs_a[0]
+
+
+def test_shuffle_without_seed_follows_numpy_global_seed():
+    np.random.seed(7)
+    first = epoch_order(make(30, shuffle=True))
+    np.random.seed(7)
+    assert epoch_order(make(30, shuffle=True)) == first
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_numpy_and_torch_arrays_give_the_same_batches(shuffle):
+    x = np.arange(20 * 3, dtype=np.float32).reshape(20, 3)
+    y = np.arange(20)
+    from_numpy = DataSet([x, y], batch_size=6, shuffle=shuffle, seed=1)
+    from_torch = DataSet([torch.from_numpy(x), torch.from_numpy(y)], batch_size=6, shuffle=shuffle, seed=1)
+    for (xn, yn), (xt, yt) in zip(from_numpy, from_torch, strict=True):
+        assert isinstance(xt, torch.Tensor) and isinstance(xn, np.ndarray)
+        np.testing.assert_array_equal(xt.numpy(), xn)
+        np.testing.assert_array_equal(yt.numpy(), yn)
+
+
+def test_lists_are_turned_into_arrays():
+    batches = list(DataSet([[1, 2, 3], [4, 5, 6]], batch_size=2))
+    assert isinstance(batches[0][0], np.ndarray)
+    np.testing.assert_array_equal(batches[1][1], [6])
+
+
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_split_sizes_disjoint_and_deterministic(as_torch):
+    images = np.arange(100)
+    data = [torch.from_numpy(images), torch.from_numpy(images * 10)] if as_torch else [images, images * 10]
+    dataset = DataSet(data, batch_size=16, shuffle=True, drop_last=True, seed=0)
+    rest, part = dataset.split(0.2, seed=5)
+    assert (rest.num_samples, part.num_samples) == (80, 20)
+    rest_ids = np.asarray(rest.data[0]).tolist()
+    part_ids = np.asarray(part.data[0]).tolist()
+    assert sorted(rest_ids + part_ids) == list(range(100))
+    np.testing.assert_array_equal(np.asarray(part.data[1]), np.asarray(part.data[0]) * 10)
+    assert (rest.batch_size, rest.shuffle, rest.drop_last) == (16, True, True)
+    assert (part.batch_size, part.shuffle, part.drop_last) == (16, False, False)
+    assert np.asarray(dataset.split(0.2, seed=5)[1].data[0]).tolist() == part_ids
+    assert np.asarray(dataset.split(0.2, seed=6)[1].data[0]).tolist() != part_ids
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "64"])
+def test_bad_batch_size(batch_size):
+    with pytest.raises(ValueError, match="batch_size"):
+        make(batch_size=batch_size)
+
+
+def test_bad_data():
+    with pytest.raises(ValueError, match="different lengths"):
+        DataSet([np.zeros(5), np.zeros(4)])
+    with pytest.raises(TypeError, match="list of aligned arrays"):
+        DataSet(np.zeros(5))
+    with pytest.raises(TypeError, match="list of aligned arrays"):
+        DataSet([])
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5])
+def test_bad_fraction(fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        make(10).split(fraction)
+
+
+def test_fraction_that_leaves_a_side_empty():
+    with pytest.raises(ValueError, match="empty"):
+        make(10).split(0.01)

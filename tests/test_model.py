@@ -1,0 +1,322 @@
+"""Model: learning, events and their state, determinism, eval mode, weighted metrics, stopping,
+argument errors, and checkpoints (round trip, wrong model, crash while saving, GPU files)."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cifar_helpers import CNN, EVENTS, DataSet, Model, PluginInterface, StopTraining, set_seed
+from cifar_helpers.checkpoint import load_checkpoint, save_checkpoint
+from cifar_helpers.metrics import classification_accuracy
+
+
+def sgd(model, lr=0.01):
+    return torch.optim.SGD(model.parameters(), lr=lr)
+
+
+def record_events(model):
+    """Register a plugin on every event; return the list of (event, epoch, batch_index) it fills."""
+    calls = []
+    for event in EVENTS:
+        model.register_plugin(
+            lambda event=event, epoch=None, batch_index=None, **_: calls.append((event, epoch, batch_index)),
+            event)
+    return calls
+
+
+def test_learn_lowers_the_loss(make_dataset):
+    torch.manual_seed(0)
+    model = CNN()
+    train = make_dataset(256, 32, shuffle=True, seed=0)
+    before = model.evaluate(train)
+    assert model.learn(train, torch.optim.Adam(model.parameters(), lr=3e-3), max_epochs=3) is True
+    assert model.evaluate(train) < 0.8 * before
+    assert [r["epoch"] for r in model.history] == [1, 2, 3]
+    assert model.history[-1]["train_loss"] < model.history[0]["train_loss"]
+
+
+def test_events_fire_in_the_documented_order(tiny_model, make_dataset):
+    calls = record_events(tiny_model)
+    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=2)
+    per_batch = ["on_start_batch", "before_backward", "before_step", "on_end_batch"]
+    expected = ["on_start"] + (["on_start_epoch"] + per_batch * 3 + ["on_end_epoch"]) * 2 + ["on_end"]
+    assert [event for event, _, _ in calls] == expected
+    assert [(e, b) for event, e, b in calls if event == "on_end_batch"] == [
+        (1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
+    assert [e for event, e, _ in calls if event == "on_end_epoch"] == [1, 2]
+
+
+def test_state_given_to_plugins(tiny_model, make_dataset):
+    seen = {}
+
+    def before_backward(loss, output, batch, optimizer, dataset, max_epochs, num_batches, **_):
+        assert isinstance(loss, torch.Tensor) and loss.ndim == 0 and loss.requires_grad
+        assert output.shape == (len(batch[0]), 10)
+        assert isinstance(optimizer, torch.optim.SGD) and max_epochs == 2 and num_batches == 3
+        seen["before_backward"] = seen.get("before_backward", 0) + 1
+
+    def on_end_epoch(record, history, model, **_):
+        assert record is history[-1] and model is tiny_model
+        seen.setdefault("records", []).append(dict(record))
+
+    tiny_model.register_plugin(before_backward, "before_backward")
+    tiny_model.register_plugin(on_end_epoch, "on_end_epoch")
+    validation = make_dataset(32, 16)
+    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), validation_dataset=validation, max_epochs=2,
+                     metrics={"accuracy": classification_accuracy})
+    assert seen["before_backward"] == 6
+    for record in seen["records"]:
+        assert {"epoch", "train_loss", "val_loss", "val_accuracy", "seconds", "images_per_second"} <= set(record)
+        assert isinstance(record["train_loss"], float) and 0 <= record["val_accuracy"] <= 1
+    assert seen["records"][-1]["val_loss"] == pytest.approx(tiny_model.evaluate(validation))
+
+
+def test_no_val_loss_without_validation_set(tiny_model, make_dataset):
+    tiny_model.learn(make_dataset(32, 16), sgd(tiny_model), max_epochs=1)
+    assert "train_loss" in tiny_model.history[0] and "val_loss" not in tiny_model.history[0]
+
+
+def test_frequency(tiny_model, make_dataset):
+    calls = []
+    tiny_model.register_plugin(lambda epoch, batch_index, **_: calls.append((epoch, batch_index)),
+                               "on_end_batch", frequency=2)
+    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=2)
+    assert calls == [(1, 2), (2, 1), (2, 3)]
+
+
+def test_plugin_interface_object_is_registered_on_its_methods_or_its_event(tiny_model, make_dataset):
+    class Counter(PluginInterface):
+        def __init__(self):
+            self.counts = {}
+
+        def on_start_epoch(self, **_):
+            self.counts["epochs"] = self.counts.get("epochs", 0) + 1
+
+        def on_end_batch(self, **_):
+            self.counts["batches"] = self.counts.get("batches", 0) + 1
+
+    class EndOfTraining(PluginInterface):
+        event = "on_end"
+        calls = 0
+
+        def function(self, **state):
+            self.calls += 1
+
+    counter, end = Counter(), EndOfTraining()
+    tiny_model.register_plugin(counter)
+    tiny_model.register_plugin(end)
+    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=2)
+    assert counter.counts == {"epochs": 2, "batches": 6} and end.calls == 1
+
+
+def _per_batch_losses(make_dataset, seed):
+    set_seed(seed)
+    model = CNN(dropout=0.3)  # dropout draws from torch's generator, the shuffle from numpy's
+    dataset = make_dataset(96, 16, shuffle=True)  # no seed: follows np.random.seed
+    losses = []
+    model.register_plugin(lambda loss, **_: losses.append(loss.item()), "before_backward")
+    model.learn(dataset, sgd(model), max_epochs=2)
+    return losses
+
+
+def test_same_seed_same_losses(make_dataset):
+    first = _per_batch_losses(make_dataset, 0)
+    assert len(first) == 12
+    assert _per_batch_losses(make_dataset, 0) == first
+    assert _per_batch_losses(make_dataset, 1) != first
+
+
+def test_dropout_is_off_in_predict_and_evaluate(make_dataset):
+    torch.manual_seed(0)
+    model = CNN(dropout=0.5)
+    dataset = make_dataset(32, 16)
+    batch = next(iter(dataset))
+    model.train()
+    assert not torch.equal(model(batch), model(batch))  # dropout does act in training mode
+    assert torch.equal(model.predict(batch), model.predict(batch))
+    assert model.evaluate(dataset) == model.evaluate(dataset)
+    assert torch.equal(model.predict_dataset(dataset), model.predict_dataset(dataset))
+    assert model.training  # the mode is restored
+    model.eval()
+    model.predict(batch)
+    assert not model.training
+
+
+def test_predict_dataset_joins_the_batches_in_order(make_dataset):
+    torch.manual_seed(0)
+    model = CNN()
+    dataset = make_dataset(40, 16)
+    outputs = model.predict_dataset(dataset)
+    assert outputs.shape == (40, 10) and outputs.device.type == "cpu"
+    torch.testing.assert_close(outputs[32:], model.predict(list(dataset)[-1]))
+
+
+class Echo(Model):
+    """A 'model' whose output is its input: the batch brings its own scores."""
+
+    def forward(self, batch):
+        return batch[0]
+
+    def loss(self, output, batch):
+        return F.nll_loss(output, batch[1])
+
+
+def test_evaluate_with_metrics_weights_batches_by_size():
+    labels = torch.zeros(10, dtype=torch.int64)
+    scores = torch.zeros(10, 2)
+    scores[:8, 0] = 1.0  # the first 8 samples (two full batches) are right,
+    scores[8:, 1] = 1.0  # the last 2 (a batch of 2) are wrong: 0.8, not the batch mean 2/3
+    values = Echo().evaluate_with_metrics(DataSet([scores, labels], batch_size=4),
+                                          {"accuracy": classification_accuracy})
+    assert values["accuracy"] == pytest.approx(0.8)
+
+
+def test_stop_training_from_a_plugin(tiny_model, make_dataset):
+    def stop(epoch, batch_index, **_):
+        if (epoch, batch_index) == (2, 1):
+            raise StopTraining("enough")
+
+    tiny_model.register_plugin(stop, "on_end_batch")
+    calls = record_events(tiny_model)
+    assert tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=5) is False
+    events = [event for event, _, _ in calls]
+    assert events[-2:] == ["on_stop_training", "on_end"]
+    assert events.count("on_end_epoch") == 1
+    assert tiny_model.state["stop_reason"] == "enough"
+
+
+def test_other_errors_propagate_and_on_end_still_fires(tiny_model, make_dataset):
+    calls = record_events(tiny_model)
+    tiny_model.register_plugin(lambda **_: 1 / 0, "on_end_epoch")
+    with pytest.raises(ZeroDivisionError):
+        tiny_model.learn(make_dataset(32, 16), sgd(tiny_model), max_epochs=2)
+    events = [event for event, _, _ in calls]
+    assert events[-1] == "on_end" and "on_stop_training" not in events
+
+
+@pytest.mark.parametrize("max_epochs", [0, -1, 1.5, True])
+def test_bad_max_epochs(tiny_model, make_dataset, max_epochs):
+    with pytest.raises(ValueError, match="max_epochs"):
+        tiny_model.learn(make_dataset(), sgd(tiny_model), max_epochs=max_epochs)
+
+
+def test_not_an_optimizer(tiny_model, make_dataset):
+    with pytest.raises(TypeError, match="optimizer"):
+        tiny_model.learn(make_dataset(), "adam")
+
+
+def test_bad_plugin_registrations(tiny_model):
+    with pytest.raises(ValueError, match="on_end_of_time"):
+        tiny_model.register_plugin(print, "on_end_of_time")
+    with pytest.raises(TypeError, match="not callable"):
+        tiny_model.register_plugin("print", "on_end")
+    with pytest.raises(ValueError, match="say when"):
+        tiny_model.register_plugin(print)
+    with pytest.raises(ValueError, match="say when"):
+        tiny_model.register_plugin(PluginInterface())
+    with pytest.raises(ValueError, match="frequency"):
+        tiny_model.register_plugin(print, "on_end", frequency=0)
+
+
+def test_batches_on_another_device_than_the_model(tiny_model):
+    batches = DataSet([torch.empty(8, 3, 32, 32, device="meta"), torch.empty(8, dtype=torch.int64, device="meta")])
+    with pytest.raises(RuntimeError, match=r"model\.to\('meta'\)"):
+        tiny_model.learn(batches, sgd(tiny_model), max_epochs=1)
+
+
+def test_empty_training_set(tiny_model, make_dataset):
+    with pytest.raises(ValueError, match="no batches"):
+        tiny_model.learn(make_dataset(8, 16, drop_last=True), sgd(tiny_model), max_epochs=1)
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+
+
+def test_save_load_round_trip(tmp_path, make_dataset):
+    torch.manual_seed(0)
+    model = CNN()
+    model.learn(make_dataset(32, 16), sgd(model), max_epochs=2)
+    path = model.save(tmp_path / "runs" / "cnn.pt")
+    assert path.is_file() and not list(path.parent.glob("*.tmp"))
+
+    torch.manual_seed(1)
+    loaded = CNN().load(path)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    assert loaded.history == model.history and len(loaded.history) == 2
+    assert CNN().load(path, with_history=False).history == []
+
+
+def test_load_into_another_architecture(tmp_path, tiny_model):
+    path = CNN().save(tmp_path / "cnn.pt")
+    with pytest.raises(ValueError, match="CNN") as error:
+        tiny_model.load(path)
+    assert "TinyNet" in str(error.value)
+
+
+def test_load_weights_of_other_shapes(tmp_path):
+    other = CNN()
+    other.fc3 = nn.Linear(84, 5)  # still a CNN, with 5 classes
+    path = other.save(tmp_path / "cnn5.pt")
+    with pytest.raises(ValueError, match="other shapes") as error:
+        CNN().load(path)
+    assert "fc3" in str(error.value)
+
+
+def test_load_something_that_is_not_a_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        CNN().load(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        CNN().load(tmp_path / "junk.pt")
+    torch.save({"weights": torch.ones(2)}, tmp_path / "plain.pt")
+    with pytest.raises(ValueError, match="state_dict"):
+        CNN().load(tmp_path / "plain.pt")
+
+
+def test_a_crash_while_saving_keeps_the_previous_checkpoint(tmp_path):
+    path = tmp_path / "runs" / "model.pt"
+    save_checkpoint({"weights": torch.full((4,), 1.0)}, path)
+    crash = textwrap.dedent(f"""
+        import os, sys, torch
+        from cifar_helpers.checkpoint import save_checkpoint
+
+        def half_then_die(payload, f):
+            f.write(b"PK" + b"x" * 1000)  # half a file on disk, then the process is killed
+            f.flush()
+            os._exit(9)
+
+        torch.save = half_then_die
+        save_checkpoint({{"weights": torch.full((4,), 2.0)}}, {str(path)!r})
+    """)
+    result = subprocess.run([sys.executable, "-c", crash], capture_output=True, timeout=120)
+    assert result.returncode == 9, result.stderr.decode()
+    assert torch.equal(load_checkpoint(path)["weights"], torch.full((4,), 1.0))
+    others = [p.name for p in path.parent.iterdir() if p.name != "model.pt"]
+    assert all(name.startswith(".model.pt.") and name.endswith(".tmp") for name in others)  # the half file
+
+
+def test_checkpoint_saved_on_a_gpu_loads_on_the_cpu(tmp_path, monkeypatch):
+    import torch.serialization
+
+    with monkeypatch.context() as patch:  # write the file as a CUDA machine would
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save({"state_dict": {"w": torch.arange(3.0)}}, tmp_path / "gpu.pt")
+    loaded = load_checkpoint(tmp_path / "gpu.pt")
+    assert loaded["state_dict"]["w"].device.type == "cpu"
+    assert torch.equal(loaded["state_dict"]["w"], torch.arange(3.0))
+
+
+class NotAWeight:
+    pass
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    torch.save({"state_dict": {}, "extra": NotAWeight()}, tmp_path / "pickled.pt")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "pickled.pt")

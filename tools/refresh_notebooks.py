@@ -1,0 +1,51 @@
+"""Re-execute the committed notebooks in place with their own default parameters, then tidy them.
+
+    python tools/refresh_notebooks.py [NN ...]
+
+For maintainers: this produces the outputs students see when they open the notebooks. It runs
+each notebook top to bottom in notebooks/ (so data_dir "../data" and run_dir "../runs/lesson"
+are the defaults a reader has), headless, with the quick profile off, and then removes what
+should not be committed: widget state, papermill and timing metadata. Real CIFAR-10 must be in
+./data (a copy, a link to one, or torchvision's download).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def tidy(nb):
+    """Drop widget state and run metadata; keep outputs and execution counts."""
+    nb.metadata.pop("widgets", None)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+        if cell.cell_type == "code":
+            for output in cell.outputs:
+                output.get("metadata", {}).pop("application/vnd.jupyter.widget-view+json", None)
+                output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
+    return nb
+
+
+def main(only):
+    os.environ.pop("CIFAR_QUICK", None)
+    os.environ["CIFAR_HEADLESS"] = "1"
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        if only and path.name[:2] not in only:
+            continue
+        print(f"executing {path.name} ...", flush=True)
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
+                       record_timing=False).execute()
+        nbformat.write(tidy(nb), path)
+        print(f"  {path.name}: {path.stat().st_size / 1e3:.0f} kB")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
