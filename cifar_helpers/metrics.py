@@ -44,6 +44,6 @@ def most_confused(matrix, classes, top=5):
     """The ``top`` (true class, predicted class, count) pairs off the diagonal, most frequent first."""
     matrix = torch.as_tensor(matrix).clone()
     matrix.fill_diagonal_(0)
-    counts, flat = matrix.flatten().topk(top)
+    counts, flat = matrix.flatten().topk(min(top, matrix.numel()))  # fewer pairs than top: all of them
     n = matrix.shape[0]
     return [(classes[i // n], classes[i % n], int(c)) for c, i in zip(counts.tolist(), flat.tolist()) if c > 0]

@@ -230,9 +230,11 @@ class Model(nn.Module):
         if architecture != mine:
             raise ValueError(f"{path} holds a {architecture} checkpoint, not a {mine}: load it into a "
                              f"{architecture}, or train this {mine} and save it.")
+        before = {name: value.clone() for name, value in self.state_dict().items()}
         try:
             self.load_state_dict(checkpoint["state_dict"])
         except RuntimeError as error:
+            self.load_state_dict(before)  # load_state_dict copies what fits before it fails: undo that
             first = str(error).strip().splitlines()[1:2] or [str(error)]
             raise ValueError(f"{path} holds {mine} weights of other shapes ({first[0].strip()}): build the "
                              "model with the settings it was trained with.") from None

@@ -263,9 +263,12 @@ def test_load_weights_of_other_shapes(tmp_path):
     other = CNN()
     other.fc3 = nn.Linear(84, 5)  # still a CNN, with 5 classes
     path = other.save(tmp_path / "cnn5.pt")
+    model = CNN()
+    before = {name: value.clone() for name, value in model.state_dict().items()}
     with pytest.raises(ValueError, match="other shapes") as error:
-        CNN().load(path)
+        model.load(path)
     assert "fc3" in str(error.value)
+    assert all(torch.equal(value, before[name]) for name, value in model.state_dict().items())  # untouched
 
 
 def test_load_something_that_is_not_a_checkpoint(tmp_path):

@@ -49,6 +49,9 @@ class EarlyStopping(PluginInterface):
         if self.tries >= self.max_tries:
             if self.restore_best and self.best_epoch is not None:
                 model.load(self.path, with_history=False)
+            if self.best is None:  # every value so far was NaN: nothing was saved
+                raise StopTraining(f"{self.metric} has not been a number for {self.tries} epochs; "
+                                   "no model was saved.")
             raise StopTraining(f"{self.metric} has not improved for {self.tries} epochs; the best, "
                                f"{self.best:.4f} at epoch {self.best_epoch}, is in {self.path}"
                                + (" and restored" if self.restore_best else ""))

@@ -1,10 +1,12 @@
 """`ProgressBar`: tqdm bars over epochs or over the batches of an epoch.
 
 A person at JupyterLab gets tqdm.auto's widget bars. A headless run (papermill, nbval, a script)
-gets one plain text bar over the epochs, printed once per epoch, and no per-batch bars, so a
-saved notebook or a log stays a few lines long.
+has no one watching a bar move: there each epoch bar prints one line when training ends, and the
+per-batch bars print nothing (the Logger's line per epoch shows the progress), so a saved
+notebook or a log stays short.
 """
 
+import math
 import sys
 
 from ..session import is_headless
@@ -15,8 +17,8 @@ def make_bar(total, desc, leave):
     if is_headless():
         from tqdm.std import tqdm
 
-        return tqdm(total=total, desc=desc, leave=leave, file=sys.stdout, mininterval=0, ncols=100,
-                    disable=not leave)
+        return tqdm(total=total, desc=desc, leave=leave, file=sys.stdout, ncols=100, disable=not leave,
+                    delay=math.inf)  # shows nothing while running; see ProgressBar._close
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, leave=leave)
@@ -59,6 +61,9 @@ class ProgressBar(PluginInterface):
         self._close()
 
     def _close(self):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        if self.bar is None:
+            return
+        if not self.bar.disable and self.bar.delay == math.inf:  # headless: one final line
+            print(self.bar.format_meter(**self.bar.format_dict))
+        self.bar.close()
+        self.bar = None

@@ -1,0 +1,92 @@
+"""parse_bool, select_device, set_seed, and where the code runs (is_headless, quick_profile)."""
+
+import random
+from types import SimpleNamespace
+
+import IPython
+import numpy as np
+import pytest
+import torch
+
+from cifar_helpers import is_headless, parse_bool, quick_profile, select_device, set_seed
+
+
+@pytest.mark.parametrize("value, expected", [
+    (True, True), (False, False), ("False", False), ("false", False), ("true", True), ("True", True),
+    ("0", False), ("1", True), ("yes", True), ("no", False), (" YES ", True), (0, False), (1, True),
+    (None, False),
+])
+def test_parse_bool(value, expected):
+    assert parse_bool(value) is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", 2, "ture"])
+def test_parse_bool_rejects_other_values_naming_the_parameter(value):
+    with pytest.raises(ValueError, match=r"cuda=.*yes/no"):
+        parse_bool(value, "cuda")
+
+
+def test_select_device_cpu(capsys):
+    assert select_device(False) == torch.device("cpu")
+    assert select_device("False") == torch.device("cpu")
+    assert capsys.readouterr().out == ""
+
+
+def test_select_device_cuda_without_cuda_falls_back_to_cpu(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert select_device(True) == torch.device("cpu")
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1 and "CPU" in out
+
+
+def test_select_device_cuda_when_present(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert select_device("true") == torch.device("cuda")
+
+
+def test_set_seed_makes_every_generator_repeat():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(1).item()
+
+    set_seed(3)
+    first = draw()
+    set_seed(3)
+    assert draw() == first
+    set_seed(4)
+    assert draw() != first
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True, None])
+def test_set_seed_rejects_bad_seeds(seed):
+    with pytest.raises(ValueError, match="seed"):
+        set_seed(seed)
+
+
+def test_is_headless(monkeypatch):
+    monkeypatch.setenv("CIFAR_HEADLESS", "1")
+    assert is_headless() is True
+    monkeypatch.delenv("CIFAR_HEADLESS")
+    assert is_headless() is True  # no Jupyter kernel here
+
+
+@pytest.mark.parametrize("allow_stdin, headless", [(True, False), (False, True)])
+def test_is_headless_in_a_kernel(monkeypatch, allow_stdin, headless):
+    """JupyterLab allows input (a person is there); papermill and nbclient do not."""
+    shell = SimpleNamespace(kernel=SimpleNamespace(_allow_stdin=allow_stdin))
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    monkeypatch.setenv("CIFAR_HEADLESS", "0")
+    assert is_headless() is headless
+    monkeypatch.setenv("CIFAR_HEADLESS", "1")
+    assert is_headless() is True
+
+
+@pytest.mark.parametrize("value, quick", [(None, False), ("", False), ("0", False), ("1", True)])
+def test_quick_profile_follows_cifar_quick(monkeypatch, capsys, value, quick):
+    if value is None:
+        monkeypatch.delenv("CIFAR_QUICK", raising=False)
+    else:
+        monkeypatch.setenv("CIFAR_QUICK", value)
+    assert quick_profile() is quick
+    assert ("QUICK PROFILE" in capsys.readouterr().out) is quick  # it says so when active
+    assert quick_profile(announce=False) is quick
+    assert capsys.readouterr().out == ""

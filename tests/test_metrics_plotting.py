@@ -1,0 +1,126 @@
+"""Metrics, the normalisation transforms, and the plotting helpers (on the Agg backend)."""
+
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from cifar_helpers import (CIFAR10_MEAN, CIFAR10_STD, CLASSES, accuracy, batch_to_tensors, classification_accuracy,
+                           confusion_matrix, most_confused, per_class_accuracy, plot_class_counts,
+                           plot_confusion_matrix, plot_history, prediction_gallery, show_images, to_images)
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+def test_accuracy_from_labels_and_from_scores():
+    expected = torch.tensor([0, 1, 2, 2])
+    assert accuracy(torch.tensor([0, 1, 1, 2]), expected).item() == pytest.approx(0.75)
+    scores = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.5, 0.4, 0.1], [0.0, 0.0, 1.0]])
+    assert accuracy(scores, expected).item() == pytest.approx(0.75)
+    assert accuracy(np.array([3, 3]), [3, 4]).item() == pytest.approx(0.5)
+    assert classification_accuracy(scores, (None, expected)).item() == pytest.approx(0.75)
+
+
+def test_accuracy_shape_mismatch():
+    with pytest.raises(ValueError, match="one prediction per label"):
+        accuracy(torch.tensor([0, 1, 2]), torch.tensor([0, 1]))
+
+
+def test_confusion_matrix_by_hand():
+    expected = [0, 0, 1, 1, 1, 2]
+    predicted = [0, 1, 1, 1, 2, 0]
+    matrix = confusion_matrix(torch.tensor(predicted), torch.tensor(expected), num_classes=3)
+    assert matrix.dtype == torch.int64
+    assert matrix.tolist() == [[1, 1, 0],   # true 0: once right, once taken for 1
+                               [0, 2, 1],   # true 1: twice right, once taken for 2
+                               [1, 0, 0]]   # true 2: taken for 0
+    scores = torch.nn.functional.one_hot(torch.tensor(predicted), 3).float()
+    assert torch.equal(confusion_matrix(scores, expected, num_classes=3), matrix)
+
+
+def test_per_class_accuracy():
+    matrix = torch.tensor([[1, 1, 0], [0, 2, 1], [0, 0, 0]])
+    values = per_class_accuracy(matrix)
+    assert values[:2].tolist() == pytest.approx([0.5, 2 / 3])
+    assert math.isnan(values[2])  # a class without samples
+
+
+def test_most_confused():
+    matrix = torch.tensor([[9, 1, 4], [0, 9, 2], [7, 0, 9]])
+    assert most_confused(matrix, ["a", "b", "c"], top=3) == [("c", "a", 7), ("a", "c", 4), ("b", "c", 2)]
+    assert most_confused(torch.eye(3, dtype=torch.int64) * 5, ["a", "b", "c"]) == []  # no mistakes
+    assert most_confused(torch.tensor([[3, 1], [2, 4]]), ["a", "b"]) == [("b", "a", 2), ("a", "b", 1)]  # top > pairs
+
+
+# --- transforms -------------------------------------------------------------------------------------
+
+
+def test_batch_to_tensors_shapes_types_and_normalisation(synthetic_train):
+    x, y = batch_to_tensors((synthetic_train.images, synthetic_train.labels))
+    assert x.shape == (256, 3, 32, 32) and x.dtype == torch.float32
+    assert y.shape == (256,) and y.dtype == torch.int64
+    pixel = synthetic_train.images[5, 3, 7] / 255  # x[i, channel, row, col] is (pixel / 255 - mean) / std
+    np.testing.assert_allclose(x[5, :, 3, 7], (pixel - np.array(CIFAR10_MEAN)) / np.array(CIFAR10_STD), atol=1e-5)
+    mean, std = x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3))
+    assert mean.abs().max() < 0.3 and ((std > 0.7) & (std < 1.4)).all()
+    # A pixel equal to the CIFAR-10 mean becomes exactly 0 in every channel.
+    at_mean = np.broadcast_to(np.round(np.array(CIFAR10_MEAN) * 255), (1, 32, 32, 3)).astype(np.uint8)
+    assert batch_to_tensors((at_mean, [0]))[0].abs().max() < 0.01
+
+
+def test_to_images_inverts_batch_to_tensors(synthetic_train):
+    images = synthetic_train.images[:16]
+    x, _ = batch_to_tensors((images, synthetic_train.labels[:16]))
+    back = to_images(x)
+    assert back.shape == (16, 32, 32, 3) and back.min() >= 0 and back.max() <= 1
+    np.testing.assert_allclose(back, images / 255, atol=1 / 255)
+    assert to_images(x[0]).shape == (32, 32, 3)
+
+
+# --- plotting ----------------------------------------------------------------------------------------
+
+
+def test_show_images(synthetic_train):
+    fig = show_images(synthetic_train.images[:10], synthetic_train.labels[:10], CLASSES, ncols=4)
+    assert isinstance(fig, Figure) and len(fig.axes) == 12  # 3 rows of 4
+    assert fig.axes[0].get_title() == CLASSES[synthetic_train.labels[0]]
+    assert fig.axes[11].get_title() == ""
+
+
+def test_show_images_of_tensors_with_predictions(synthetic_tensors):
+    x, y = synthetic_tensors
+    predicted = y[:3].clone()
+    predicted[1] = (y[1] + 1) % 10
+    fig = show_images(x[:3], y[:3], CLASSES, predicted=predicted)
+    assert len(fig.axes) == 3
+    assert "(is " in fig.axes[1].get_title() and "(is " not in fig.axes[0].get_title()
+
+
+def test_plot_history():
+    history = [{"epoch": 1, "train_loss": 2.0, "val_loss": 2.1}, {"epoch": 2, "train_loss": 1.5, "val_loss": 1.7}]
+    fig = plot_history(history)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
+    history[1]["val_accuracy"] = 0.4
+    assert len(plot_history(history, figure=fig).axes) == 2  # redraws the same figure
+
+
+def test_plot_confusion_matrix_and_class_counts():
+    matrix = confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 2]), num_classes=3)
+    fig = plot_confusion_matrix(matrix, ["a", "b", "c"])
+    assert isinstance(fig, Figure) and len(fig.axes) == 2  # the heat map and its colour bar
+    assert isinstance(plot_confusion_matrix(matrix, ["a", "b", "c"], normalize=False), Figure)
+    fig = plot_class_counts(np.array([0, 0, 2]), ["a", "b", "c"])
+    assert len(fig.axes) == 1 and [p.get_height() for p in fig.axes[0].patches] == [2, 0, 1]
+
+
+def test_prediction_gallery(synthetic_train):
+    labels = synthetic_train.labels[:40]
+    predicted = labels.copy()
+    predicted[:10] = (labels[:10] + 1) % 10  # 10 wrong, 30 right
+    fig = prediction_gallery(synthetic_train.images[:40], labels, predicted, CLASSES, per_kind=4)
+    assert isinstance(fig, Figure) and len(fig.axes) == 8
+    colours = [matplotlib.colors.to_hex(ax.title.get_color()) for ax in fig.axes]
+    assert colours == ["#008000"] * 4 + ["#ff0000"] * 4  # a row right (green), a row wrong (red)
