@@ -24,7 +24,7 @@ def _as_pictures(images):
 
 def show_images(images, labels=None, classes=None, predicted=None, ncols=8, size=1.3, title=None):
     """A grid of images, each titled with its class; with ``predicted``, the title shows the
-    prediction, green when right and red when wrong."""
+    prediction, green when right and red when wrong. A label of -1 leaves its place empty."""
     pictures = _as_pictures(images)
     n = len(pictures)
     ncols = min(ncols, n)
@@ -32,7 +32,7 @@ def show_images(images, labels=None, classes=None, predicted=None, ncols=8, size
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
-        if i >= n:
+        if i >= n or (labels is not None and int(labels[i]) < 0):
             continue
         ax.imshow(pictures[i], interpolation="nearest")
         if labels is None:
@@ -110,10 +110,18 @@ def prediction_gallery(images, labels, predicted, classes, per_kind=8, seed=0):
     """Two rows: ``per_kind`` images predicted right, then ``per_kind`` predicted wrong."""
     labels, predicted = np.asarray(labels), np.asarray(predicted)
     rng = np.random.default_rng(seed)
-    picks = []
+    rows = []
     for mask in (labels == predicted, labels != predicted):
         index = np.flatnonzero(mask)
-        picks.append(rng.choice(index, min(per_kind, len(index)), replace=False) if len(index) else index)
-    chosen = np.concatenate(picks).astype(int)
-    return show_images(images[chosen], labels[chosen], classes, predicted=predicted[chosen], ncols=per_kind,
+        if len(index):
+            rows.append(rng.choice(index, min(per_kind, len(index)), replace=False))
+    if not rows:
+        raise ValueError("there are no predictions to show: pass at least one image.")
+    # Each kind starts a row of its own, so right and wrong never share one.
+    if len(rows) == 2 and len(rows[0]) < per_kind:
+        rows[0] = np.concatenate([rows[0], np.full(per_kind - len(rows[0]), -1)])
+    slots = np.concatenate(rows).astype(int)
+    filled = np.maximum(slots, 0)
+    shown_labels = np.where(slots >= 0, labels[filled], -1)  # -1 leaves the place empty
+    return show_images(images[filled], shown_labels, classes, predicted=predicted[filled], ncols=per_kind,
                        title="Right (green) and wrong (red) predictions")

@@ -20,6 +20,7 @@ def quiet_headless_env(monkeypatch, tmp_path):
     """Every test: Agg backend, headless, and caches under tmp_path, never in ~/.cache."""
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("CIFAR_HEADLESS", "1")
+    (tmp_path / "home").mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     yield

@@ -124,3 +124,20 @@ def test_prediction_gallery(synthetic_train):
     assert isinstance(fig, Figure) and len(fig.axes) == 8
     colours = [matplotlib.colors.to_hex(ax.title.get_color()) for ax in fig.axes]
     assert colours == ["#008000"] * 4 + ["#ff0000"] * 4  # a row right (green), a row wrong (red)
+
+
+def test_confusion_matrix_rejects_labels_outside_the_classes():
+    with pytest.raises(ValueError, match="num_classes"):
+        confusion_matrix(torch.tensor([0, 11]), torch.tensor([0, 1]), num_classes=10)
+
+
+def test_prediction_gallery_keeps_right_and_wrong_on_separate_rows():
+    images = np.zeros((10, 32, 32, 3), np.uint8)
+    labels = np.arange(10)
+    predicted = labels.copy()
+    predicted[:7] = (predicted[:7] + 1) % 10  # 3 right, 7 wrong
+    fig = prediction_gallery(images, labels, predicted, CLASSES, per_kind=8)
+    axes = fig.axes
+    assert sum(bool(ax.images) for ax in axes[:8]) == 3, "first row: the 3 right ones, then empty places"
+    assert sum(bool(ax.images) for ax in axes[8:]) == 7, "second row: the wrong ones"
+    assert all(ax.title.get_color() == "red" for ax in axes[8:15])

@@ -108,7 +108,8 @@ def test_runner_rejects_bad_arguments(capsys):
     assert "--batch-size must be >= 1" in capsys.readouterr().err
 
 
-def test_whole_lesson_runs_headless(tmp_path, capsys):
+def test_whole_lesson_runs_headless(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CIFAR_QUICK", "0")  # the runner's own settings, not the quick profile's
     out = tmp_path / "run"
     code = run.main(["--source", "synthetic", "--epochs", "1", "--out", str(out), "--data-dir", str(tmp_path)])
     printed = capsys.readouterr().out
@@ -162,8 +163,9 @@ def test_runner_names_the_failing_notebook_and_cell(tmp_path, monkeypatch, capsy
     assert "01_loading.ipynb failed in cell" in err and "DataNotFoundError" in err
 
 
-def test_evaluation_without_a_model_says_which_notebook_to_run(tmp_path, capsys):
-    code = run.main(["--out", str(tmp_path / "empty-run"), "--only", "05"])
+def test_evaluation_without_a_model_says_which_notebook_to_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CIFAR_QUICK", "0")  # the quick profile would look in runs/quick
+    code = run.main(["--source", "synthetic", "--out", str(tmp_path / "empty-run"), "--only", "05"])
     err = capsys.readouterr().err
     assert code == 1
     assert "run notebooks/04_training.ipynb first" in err
