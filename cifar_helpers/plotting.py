@@ -29,7 +29,8 @@ def show_images(images, labels=None, classes=None, predicted=None, ncols=8, size
     n = len(pictures)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)), squeeze=False)
+    title_room = 0.25 if predicted is None else 0.5  # wrong predictions take two lines
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + title_room)), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n or (labels is not None and int(labels[i]) < 0):

@@ -1,7 +1,5 @@
 """`Logger`: one line per epoch with the figures of the epoch."""
 
-from tqdm.auto import tqdm
-
 from ..events import PluginInterface
 
 
@@ -23,4 +21,6 @@ class Logger(PluginInterface):
     event = "on_end_epoch"
 
     def function(self, record, max_epochs, **_):
-        tqdm.write(format_record(record, max_epochs))
+        # A plain print: notebook progress bars are widgets that printing does not disturb, and
+        # headless text bars draw nothing until training ends (see progress.py).
+        print(format_record(record, max_epochs), flush=True)
