@@ -17,7 +17,7 @@ from .plotting import (plot_class_counts, plot_confusion_matrix, plot_history, p
                        show_images)
 from .plugins import EarlyStopping, Evaluator, LivePlot, Logger, ProgressBar
 from .seeding import set_seed
-from .session import is_headless, quick_profile
+from .session import is_headless, lesson_path, quick_profile
 from .transforms import CIFAR10_MEAN, CIFAR10_STD, batch_to_tensors, to_images
 
 __version__ = "0.1.0"
@@ -28,5 +28,5 @@ __all__ = [
     "accuracy", "classification_accuracy", "confusion_matrix", "most_confused", "per_class_accuracy",
     "Model", "plot_class_counts", "plot_confusion_matrix", "plot_history", "prediction_gallery",
     "show_images", "EarlyStopping", "Evaluator", "LivePlot", "Logger", "ProgressBar", "set_seed",
-    "is_headless", "quick_profile", "CIFAR10_MEAN", "CIFAR10_STD", "batch_to_tensors", "to_images",
+    "is_headless", "lesson_path", "quick_profile", "CIFAR10_MEAN", "CIFAR10_STD", "batch_to_tensors", "to_images",
 ]

@@ -1,6 +1,7 @@
 """Where the code runs: a person at a notebook, or a headless run (papermill, nbval, a script)."""
 
 import os
+from pathlib import Path
 
 QUICK_ENV = "CIFAR_QUICK"
 HEADLESS_ENV = "CIFAR_HEADLESS"
@@ -42,3 +43,22 @@ def quick_profile(announce=True) -> bool:
         print(f"QUICK PROFILE ({QUICK_ENV}=1): synthetic data and few epochs, for tests only; "
               f"unset {QUICK_ENV} for the real lesson.")
     return active
+
+
+def lesson_path(path) -> Path:
+    """Resolve a notebook's relative ``data_dir`` or ``run_dir`` against the lesson's top folder.
+
+    The top folder is the one holding notebooks/01_loading.ipynb, found from the current folder
+    or its parents. So "data" means the same folder whether a notebook runs in JupyterLab (from
+    notebooks/) or under papermill started from the top folder. Absolute paths, and relative
+    ones outside a lesson checkout, are kept as they are. The result is relative to the current
+    folder when it can be, so printed paths stay short and free of machine-specific parts.
+    """
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    here = Path.cwd()
+    for folder in (here, *here.parents[:2]):
+        if (folder / "notebooks" / "01_loading.ipynb").is_file():
+            return Path(os.path.relpath(folder / path, here))
+    return path

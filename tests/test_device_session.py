@@ -90,3 +90,26 @@ def test_quick_profile_follows_cifar_quick(monkeypatch, capsys, value, quick):
     assert ("QUICK PROFILE" in capsys.readouterr().out) is quick  # it says so when active
     assert quick_profile(announce=False) is quick
     assert capsys.readouterr().out == ""
+
+
+def test_lesson_path_counts_from_the_lesson_top_folder(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from cifar_helpers import lesson_path
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_loading.ipynb").write_text("{}")
+    monkeypatch.chdir(tmp_path / "notebooks")  # JupyterLab runs a notebook in its own folder
+    assert lesson_path("data") == Path("../data")
+    monkeypatch.chdir(tmp_path)  # papermill started from the top folder
+    assert lesson_path("runs/lesson") == Path("runs/lesson")
+    assert lesson_path(tmp_path / "elsewhere") == tmp_path / "elsewhere"
+
+
+def test_lesson_path_outside_a_lesson_keeps_the_path(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from cifar_helpers import lesson_path
+
+    monkeypatch.chdir(tmp_path)
+    assert lesson_path("data") == Path("data")

@@ -130,9 +130,9 @@ def test_whole_lesson_runs_headless(tmp_path, capsys, monkeypatch):
 
 def papermill_cli(tmp_path, *parameters):
     out = tmp_path / "out.ipynb"
-    command = [sys.executable, "-m", "papermill", str(NOTEBOOK_DIR / "04_training.ipynb"), str(out),
+    command = [sys.executable, "-m", "papermill", "notebooks/04_training.ipynb", str(out),
                "-p", "run_dir", str(tmp_path / "run"), "-p", "max_epochs", "1", *parameters]
-    subprocess.run(command, check=True, capture_output=True, cwd=NOTEBOOK_DIR)
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)  # as the README says, from the top
     return "".join(o.get("text", "") for c in read(out).cells if c.cell_type == "code" for o in c.outputs)
 
 

@@ -3,8 +3,8 @@
     python tools/refresh_notebooks.py [NN ...]
 
 For maintainers: this produces the outputs students see when they open the notebooks. It runs
-each notebook top to bottom in notebooks/ (so data_dir "../data" and run_dir "../runs/lesson"
-are the defaults a reader has), headless, with the quick profile off, and then removes what
+each notebook top to bottom in notebooks/, as JupyterLab would, with its default parameters,
+headless, with the quick profile off, and then removes what
 should not be committed: widget state, papermill and timing metadata. Real CIFAR-10 must be in
 ./data (a copy, a link to one, or torchvision's download).
 """
