@@ -28,7 +28,7 @@ lab: install
 	$(VENV)/bin/jupyter lab notebooks
 
 lint: install
-	$(PY) -m ruff check cifar_helpers tests benchmarks
+	$(PY) -m ruff check cifar_helpers tests benchmarks tools
 
 bench: install
 	$(PY) benchmarks/bench_training.py $(ARGS)

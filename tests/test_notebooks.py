@@ -119,7 +119,8 @@ def test_whole_lesson_runs_headless(tmp_path, capsys, monkeypatch):
     assert metrics["test_images"] == 500 and metrics["source"] == "synthetic"
     assert metrics["epochs_trained"] == 1
     assert (out / "model.pt").is_file() and (out / "history.json").is_file()
-    assert {"confusion_matrix.png", "training_curves.png", "predictions.png"} <= {p.name for p in (out / "figures").iterdir()}
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert {"confusion_matrix.png", "training_curves.png", "predictions.png"} <= figures
     assert "test accuracy" in printed and str(out) in printed
     trained = read(out / "notebooks" / "04_training.ipynb")
     outputs = [o for c in trained.cells if c.cell_type == "code" for o in c.outputs]
