@@ -230,14 +230,15 @@ class Model(nn.Module):
         if architecture != mine:
             raise ValueError(f"{path} holds a {architecture} checkpoint, not a {mine}: load it into a "
                              f"{architecture}, or train this {mine} and save it.")
-        before = {name: value.clone() for name, value in self.state_dict().items()}
-        try:
-            self.load_state_dict(checkpoint["state_dict"])
-        except RuntimeError as error:
-            self.load_state_dict(before)  # load_state_dict copies what fits before it fails: undo that
-            first = str(error).strip().splitlines()[1:2] or [str(error)]
-            raise ValueError(f"{path} holds {mine} weights of other shapes ({first[0].strip()}): build the "
-                             "model with the settings it was trained with.") from None
+        ours, theirs = self.state_dict(), checkpoint["state_dict"]
+        misfits = [name for name in ours.keys() | theirs.keys()
+                   if name not in ours or name not in theirs or ours[name].shape != theirs[name].shape]
+        if misfits:  # checked before loading: load_state_dict would copy what fits, then fail
+            name = sorted(misfits)[0]
+            shapes = [tuple(sd[name].shape) if name in sd else "missing" for sd in (theirs, ours)]
+            raise ValueError(f"{path} holds {mine} weights of other shapes ({name}: {shapes[0]} in the file, "
+                             f"{shapes[1]} here): build the model with the settings it was trained with.")
+        self.load_state_dict(theirs)
         if with_history:
             self.history = list(checkpoint.get("history", []))
         return self
