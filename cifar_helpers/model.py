@@ -160,7 +160,7 @@ class Model(nn.Module):
         state["batch"] = state["output"] = state["loss"] = None
 
     def _check_device(self, batch):
-        first = batch[0] if isinstance(batch, (tuple, list)) else batch
+        first = _first(batch)
         param = next(self.parameters(), None)
         if isinstance(first, torch.Tensor) and param is not None and first.device != param.device:
             raise RuntimeError(f"the batches are on {first.device} but the model is on {param.device}: "
@@ -253,9 +253,13 @@ def _event_methods(plugin):
     return handlers
 
 
+def _first(batch):
+    """The inputs of a batch: its first item when it is (inputs, labels, ...), else itself."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
 def _batch_size(batch):
-    first = batch[0] if isinstance(batch, (tuple, list)) else batch
-    return len(first)
+    return len(_first(batch))
 
 
 class _eval_mode:

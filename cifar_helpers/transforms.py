@@ -5,6 +5,8 @@ Images stay uint8 (N, 32, 32, 3) until a batch is formed: the training set is 15
 mean and unit variance per channel, on the device that trains.
 """
 
+import functools
+
 import numpy as np
 import torch
 
@@ -35,9 +37,14 @@ def batch_to_tensors(batch, device="cpu"):
         return torch.from_numpy(x).permute(0, 3, 1, 2), torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     x = torch.as_tensor(images).pin_memory().to(device, non_blocking=True)
     y = torch.as_tensor(labels, dtype=torch.int64).pin_memory().to(device, non_blocking=True)
-    scale = torch.as_tensor(_SCALE, device=device)
-    shift = torch.as_tensor(_SHIFT, device=device)
+    scale, shift = _constants_on(device)
     return x.float().mul_(scale).sub_(shift).permute(0, 3, 1, 2), y
+
+
+@functools.cache
+def _constants_on(device):
+    """The normalisation constants as tensors on ``device``, copied there once, not per batch."""
+    return torch.as_tensor(_SCALE, device=device), torch.as_tensor(_SHIFT, device=device)
 
 
 def to_images(x):

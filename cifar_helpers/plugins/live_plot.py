@@ -25,24 +25,26 @@ class LivePlot(PluginInterface):
         self._handle = None
 
     def on_end_epoch(self, history, **_):
-        if self.figure is None:
-            self.figure = Figure(figsize=(10, 3.6), layout="constrained")
-        plot_history(history, figure=self.figure)
-        if not in_notebook():
+        if not in_notebook():  # nobody to show it to: draw once, at the end, if it is saved
             return
         from IPython.display import Image, display
 
         # A PNG made here, not the Figure object: it shows the same whatever matplotlib
         # backend the kernel has set up (or not yet).
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=80)
+        self._draw(history).savefig(buffer, format="png", dpi=80)
         picture = Image(data=buffer.getvalue(), format="png")
         if self._handle is None:
             self._handle = display(picture, display_id=True)
         else:
             self._handle.update(picture)
 
-    def on_end(self, **_):
-        if self.path is not None and self.figure is not None:
-            self.figure.savefig(self.path, dpi=100)
+    def on_end(self, history, **_):
+        if self.path is not None and history:
+            self._draw(history).savefig(self.path, dpi=100)
         self._handle = None
+
+    def _draw(self, history):
+        if self.figure is None:
+            self.figure = Figure(figsize=(10, 3.6), layout="constrained")
+        return plot_history(history, figure=self.figure)
