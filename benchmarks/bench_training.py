@@ -2,7 +2,8 @@
 
     python benchmarks/bench_training.py [--data-dir DIR] [--epochs 1] [--limit N] [--source auto]
 
-Same CNN, batch 64, the full training set (or --limit images), one epoch each, in three ways:
+Same CNN and optimizer (notebook 04's fused Adam), batch 64, the full training set (or --limit
+images), one epoch each, in three ways:
 
   (a) library:  DataSet -> AsyncDataLoader(batch_to_tensors) -> Model.learn, no display plugins
   (b) bare:     a plain PyTorch loop over the same uint8 arrays, converting each batch inline
@@ -38,11 +39,16 @@ def peak_rss_mb(include_children=False):
     return kb / 1024
 
 
+def lesson_optimizer(model):
+    """Notebook 04's optimizer, the same for all three ways."""
+    return torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+
+
 def train_library(split, epochs):
     import cifar_helpers as ch
 
     model = ch.CNN()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = lesson_optimizer(model)
     warm = ch.DataSet([split.images[:WARMUP_BATCHES * BATCH_SIZE], split.labels[:WARMUP_BATCHES * BATCH_SIZE]],
                       BATCH_SIZE)
     model.learn(ch.AsyncDataLoader(warm, on_batch_loaded=ch.batch_to_tensors), optimizer, max_epochs=1)
@@ -57,7 +63,7 @@ def train_bare(split, epochs):
     import cifar_helpers as ch
 
     model = ch.CNN()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = lesson_optimizer(model)
     images = torch.from_numpy(split.images)
     labels = torch.from_numpy(split.labels)
     mean = torch.tensor(ch.CIFAR10_MEAN).view(1, 3, 1, 1) * 255
@@ -100,7 +106,7 @@ def train_tutorial(split, epochs):
     dataset.train = True
 
     model = ch.CNN()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = lesson_optimizer(model)
     loader = DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True, num_workers=2, drop_last=True,
                         persistent_workers=True)
 

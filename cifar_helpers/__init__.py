@@ -1,7 +1,7 @@
 """cifar_helpers: the small library under the CIFAR-10 lesson.
 
 Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images.
-Model: Model, StopTraining, CNN. Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger,
+Model: Model, StopTraining, CNN, FastDropout. Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger,
 Evaluator, LivePlot. Metrics and plotting helpers; select_device, set_seed.
 """
 
@@ -9,6 +9,7 @@ from .async_loader import AsyncDataLoader
 from .cifar10 import CLASSES, DataFormatError, DataNotFoundError, Split, load_cifar10
 from .cnn import CNN
 from .dataset import DataSet
+from .dropout import FastDropout
 from .device import parse_bool, select_device
 from .events import EVENTS, PluginInterface, StopTraining
 from .metrics import accuracy, classification_accuracy, confusion_matrix, most_confused, per_class_accuracy
@@ -24,7 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AsyncDataLoader", "CLASSES", "DataFormatError", "DataNotFoundError", "Split", "load_cifar10",
-    "CNN", "DataSet", "parse_bool", "select_device", "EVENTS", "PluginInterface", "StopTraining",
+    "CNN", "DataSet", "FastDropout", "parse_bool", "select_device", "EVENTS", "PluginInterface", "StopTraining",
     "accuracy", "classification_accuracy", "confusion_matrix", "most_confused", "per_class_accuracy",
     "Model", "plot_class_counts", "plot_confusion_matrix", "plot_history", "prediction_gallery",
     "show_images", "EarlyStopping", "Evaluator", "LivePlot", "Logger", "ProgressBar", "set_seed",

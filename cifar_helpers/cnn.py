@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .dropout import FastDropout
 from .model import Model
 
 
@@ -14,7 +15,7 @@ class CNN(Model):
         super().__init__()
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout={dropout!r} must be in [0, 1), such as 0.3.")
-        self.dropout = nn.Dropout(dropout)     # drops input pixels while training only
+        self.dropout = FastDropout(dropout)    # nn.Dropout, faster on a CPU: zeroes input pixels while training
         self.conv1 = nn.Conv2d(3, 6, 5)        # 3x32x32 -> 6x28x28
         self.pool = nn.MaxPool2d(2, 2)         # halves height and width
         self.conv2 = nn.Conv2d(6, 16, 5)       # 6x14x14 -> 16x10x10

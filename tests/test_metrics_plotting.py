@@ -71,6 +71,22 @@ def test_batch_to_tensors_shapes_types_and_normalisation(synthetic_train):
     assert batch_to_tensors((at_mean, [0]))[0].abs().max() < 0.01
 
 
+def test_batch_to_tensors_is_exact_for_every_pixel_value_and_stays_channels_last():
+    images = np.stack([np.arange(256, dtype=np.uint8).reshape(16, 16)] * 3, axis=-1)  # every value, 3 channels
+    images = np.tile(images, (2, 2, 1))[None].repeat(2, axis=0)                        # (2, 32, 32, 3)
+    x, _ = batch_to_tensors((images, [0, 1]))
+    expected = (torch.from_numpy(images).permute(0, 3, 1, 2).double() / 255
+                - torch.tensor(CIFAR10_MEAN, dtype=torch.float64)[:, None, None]) / torch.tensor(
+                    CIFAR10_STD, dtype=torch.float64)[:, None, None]
+    torch.testing.assert_close(x.double(), expected, atol=1e-6, rtol=0)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_batch_to_tensors_refuses_images_that_are_not_uint8(synthetic_train):
+    with pytest.raises(TypeError, match="expected uint8 .*astype"):
+        batch_to_tensors((synthetic_train.images[:4].astype(np.float32), synthetic_train.labels[:4]))
+
+
 def test_to_images_inverts_batch_to_tensors(synthetic_train):
     images = synthetic_train.images[:16]
     x, _ = batch_to_tensors((images, synthetic_train.labels[:16]))
