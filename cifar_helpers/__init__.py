@@ -1,11 +1,12 @@
 """cifar_helpers: the small library under the CIFAR-10 lesson.
 
-Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images.
+Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images, RandomFlip.
 Model: Model, StopTraining, CNN, FastDropout. Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger,
 Evaluator, LivePlot. Metrics and plotting helpers; select_device, set_seed.
 """
 
 from .async_loader import AsyncDataLoader
+from .augment import RandomFlip, mirror_batch
 from .cifar10 import CLASSES, DataFormatError, DataNotFoundError, Split, load_cifar10
 from .cnn import CNN
 from .dataset import DataSet
@@ -24,7 +25,8 @@ from .transforms import CIFAR10_MEAN, CIFAR10_STD, batch_to_tensors, to_images
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncDataLoader", "CLASSES", "DataFormatError", "DataNotFoundError", "Split", "load_cifar10",
+    "AsyncDataLoader", "RandomFlip", "mirror_batch",
+    "CLASSES", "DataFormatError", "DataNotFoundError", "Split", "load_cifar10",
     "CNN", "DataSet", "FastDropout", "parse_bool", "select_device", "EVENTS", "PluginInterface", "StopTraining",
     "accuracy", "classification_accuracy", "confusion_matrix", "most_confused", "per_class_accuracy",
     "Model", "plot_class_counts", "plot_confusion_matrix", "plot_history", "prediction_gallery",

@@ -24,6 +24,7 @@ import time
 import torch
 from torch import nn
 
+from .augment import mirror_batch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .events import EVENTS, PluginInterface, StopTraining
 
@@ -174,18 +175,20 @@ class Model(nn.Module):
         return self.loss(output, batch).detach()
 
     @torch.no_grad()
-    def evaluate_with_metrics(self, dataset, metrics):
+    def evaluate_with_metrics(self, dataset, metrics, mirror=False):
         """Each metric (name -> fn(output, batch)) averaged over every sample of ``dataset``.
 
         Batches are weighted by their size, so a smaller last batch counts exactly as much as
         its samples do. Dropout is off while evaluating; the model's mode is restored after.
+        mirror=True: the output for each image is the mean of the outputs for it and for its
+        mirror image (left-right), as in `predict`.
         """
         if not metrics:
             raise ValueError("metrics is empty: pass a dict such as {'loss': model.metric_loss}.")
         totals, seen = dict.fromkeys(metrics, 0.0), 0
         with _eval_mode(self):
             for batch in dataset:
-                output = self(batch)
+                output = self._output(batch, mirror)
                 n = _batch_size(batch)
                 for name, fn in metrics.items():
                     totals[name] = torch.as_tensor(fn(output, batch)).detach() * n + totals[name]
@@ -194,21 +197,31 @@ class Model(nn.Module):
             raise ValueError("the dataset to evaluate gave no batches: it is empty.")
         return {name: float(total) / seen for name, total in totals.items()}
 
-    def evaluate(self, dataset):
+    def evaluate(self, dataset, mirror=False):
         """The mean loss over every sample of ``dataset``."""
-        return self.evaluate_with_metrics(dataset, {"loss": self.metric_loss})["loss"]
+        return self.evaluate_with_metrics(dataset, {"loss": self.metric_loss}, mirror=mirror)["loss"]
 
     @torch.no_grad()
-    def predict(self, batch):
-        """The model's output for one batch, in eval mode (no dropout) and without gradient."""
+    def predict(self, batch, mirror=False):
+        """The model's output for one batch, in eval mode (no dropout) and without gradient.
+
+        mirror=True averages the outputs for the images and for their mirror images (test-time
+        augmentation: for photos, where left and right do not matter, it is usually more accurate).
+        """
         with _eval_mode(self):
-            return self(batch)
+            return self._output(batch, mirror)
 
     @torch.no_grad()
-    def predict_dataset(self, dataset):
+    def predict_dataset(self, dataset, mirror=False):
         """The outputs for every batch of ``dataset``, joined in order, on the CPU."""
         with _eval_mode(self):
-            return torch.cat([self(batch).cpu() for batch in dataset])
+            return torch.cat([self._output(batch, mirror).cpu() for batch in dataset])
+
+    def _output(self, batch, mirror):
+        output = self(batch)
+        if mirror:
+            output = (output + self(mirror_batch(batch))) / 2
+        return output
 
     # --- checkpoints ------------------------------------------------------------------------
 

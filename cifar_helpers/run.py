@@ -36,6 +36,10 @@ def parse_args(argv=None):
     parser.add_argument("--dropout", type=float, help="input dropout (default 0.3)")
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 5)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--no-flips", action="store_false", dest="random_flips", default=None,
+                        help="train without mirroring images at random")
+    parser.add_argument("--no-mirror", action="store_false", dest="mirror", default=None,
+                        help="score the test images from one look, without their mirror images")
     parser.add_argument("--out", default="runs/lesson", help="run folder (default runs/lesson)")
     parser.add_argument("--notebooks", default=str(DEFAULT_NOTEBOOKS), help="folder of the numbered notebooks")
     parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks, such as 04 05")
@@ -56,7 +60,8 @@ def lesson_parameters(args) -> dict:
         "cuda": args.cuda, "max_epochs": args.max_epochs, "source": args.source,
         "train_subset": args.train_subset, "batch_size": args.batch_size,
         "learning_rate": args.learning_rate, "dropout": args.dropout, "patience": args.patience,
-        "seed": args.seed, "run_dir": str(Path(args.out).resolve()),
+        "seed": args.seed, "random_flips": args.random_flips, "mirror": args.mirror,
+        "run_dir": str(Path(args.out).resolve()),
         "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else str(Path("data").resolve()),
     }
     return {name: value for name, value in parameters.items() if value is not None}
@@ -100,6 +105,8 @@ def summary(run_dir: Path) -> list[str]:
         m = json.loads(metrics_file.read_text())
         lines.append(f"test accuracy {m['test_accuracy']:.2%} (loss {m['test_loss']:.3f}) on "
                      f"{m['test_images']:,} images [{m['source']}]")
+        if m.get("mirror"):
+            lines.append(f"  (each image and its mirror image averaged; one look: {m['one_look_test_accuracy']:.2%})")
         lines.append(f"{m['epochs_trained']} epochs (best: {m['best_epoch']}), "
                      f"{m['seconds_per_epoch']:.1f} s per epoch, {m['images_per_second']:,.0f} images/s")
     lines.append(f"run folder: {run_dir}")

@@ -85,7 +85,10 @@ def test_later_notebooks_import_the_library_cnn():
 def test_runner_knows_every_parameter_the_notebooks_declare():
     args = run.parse_args(["--cuda", "--epochs", "3", "--data-dir", "d", "--source", "synthetic",
                            "--train-subset", "10", "--batch-size", "8", "--learning-rate", "0.1",
-                           "--dropout", "0.1", "--patience", "2", "--seed", "1", "--out", "o"])
+                           "--dropout", "0.1", "--patience", "2", "--seed", "1", "--out", "o",
+                           "--no-flips", "--no-mirror"])
+    assert args.random_flips is False and args.mirror is False
+    assert run.parse_args([]).random_flips is None  # not given: the notebook's own default
     known = set(run.lesson_parameters(args)) | {"validation_fraction"}
     for path in NOTEBOOKS:
         assert run.declared_parameters(path) <= known, path.name
@@ -118,10 +121,11 @@ def test_whole_lesson_runs_headless(tmp_path, capsys, monkeypatch):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_images"] == 500 and metrics["source"] == "synthetic"
     assert metrics["epochs_trained"] == 1
+    assert metrics["mirror"] is True and 0 <= metrics["one_look_test_accuracy"] <= 1  # notebook 05's default
     assert (out / "model.pt").is_file() and (out / "history.json").is_file()
     figures = {p.name for p in (out / "figures").iterdir()}
     assert {"confusion_matrix.png", "training_curves.png", "predictions.png"} <= figures
-    assert "test accuracy" in printed and str(out) in printed
+    assert "test accuracy" in printed and "one look" in printed and str(out) in printed
     trained = read(out / "notebooks" / "04_training.ipynb")
     outputs = [o for c in trained.cells if c.cell_type == "code" for o in c.outputs]
     pictures = [o for o in outputs if "image/png" in o.get("data", {})]

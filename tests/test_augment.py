@@ -1,0 +1,83 @@
+"""Mirroring: RandomFlip on uint8 training batches, mirror_batch and Model(..., mirror=True) at test time."""
+
+import numpy as np
+import pytest
+import torch
+
+from cifar_helpers import RandomFlip, mirror_batch
+from cifar_helpers.metrics import classification_accuracy
+
+
+@pytest.fixture
+def batch(synthetic_train):
+    return synthetic_train.images[:200], synthetic_train.labels[:200]
+
+
+def test_random_flip_mirrors_about_half_and_leaves_labels_alone(batch):
+    images, labels = batch
+    flipped, same_labels = RandomFlip(seed=0)(batch)
+    assert flipped.shape == images.shape and flipped.dtype == np.uint8
+    assert same_labels is labels
+    mirrored = np.array([np.array_equal(f, i[:, ::-1]) for f, i in zip(flipped, images)])
+    unchanged = np.array([np.array_equal(f, i) for f, i in zip(flipped, images)])
+    assert (mirrored | unchanged).all()           # every image is itself or its mirror
+    assert 70 <= mirrored.sum() <= 130            # about half of 200
+    before = images.copy()
+    RandomFlip(p=1)(batch)
+    assert np.array_equal(images, before)         # the input array is not modified
+
+
+def test_random_flip_p_0_and_1_and_batch_type(batch):
+    images, labels = batch
+    assert np.array_equal(RandomFlip(p=0)(batch)[0], images)
+    assert np.array_equal(RandomFlip(p=1)(batch)[0], images[:, :, ::-1])
+    assert isinstance(RandomFlip(seed=1)(list(batch)), list)
+
+
+def test_random_flip_repeats_with_a_seed(batch):
+    a, b = RandomFlip(seed=3), RandomFlip(seed=3)
+    for _ in range(3):
+        assert np.array_equal(a(batch)[0], b(batch)[0])
+    assert not np.array_equal(RandomFlip(seed=3)(batch)[0], RandomFlip(seed=4)(batch)[0])
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5, "half", True])
+def test_random_flip_refuses_a_bad_p(p):
+    with pytest.raises(ValueError, match="p=.*between 0 and 1"):
+        RandomFlip(p=p)
+
+
+def test_random_flip_refuses_tensors_in_the_wrong_place(synthetic_tensors):
+    with pytest.raises(ValueError, match="before batch_to_tensors"):
+        RandomFlip()((synthetic_tensors[0][0], synthetic_tensors[1][:1]))
+
+
+def test_mirror_batch_flips_the_width_axis_only(synthetic_tensors):
+    x, y = synthetic_tensors
+    mx, my = mirror_batch((x, y))
+    assert torch.equal(mx, x.flip(3)) and my is y
+    assert torch.equal(mirror_batch(x), x.flip(-1))
+    assert isinstance(mirror_batch([x, y]), list)
+
+
+def test_predict_with_mirror_averages_the_two_outputs(tiny_model, synthetic_tensors):
+    x, y = synthetic_tensors
+    tiny_model.train()
+    averaged = tiny_model.predict((x, y), mirror=True)
+    with torch.no_grad():
+        tiny_model.eval()
+        expected = (tiny_model((x, y)) + tiny_model((x.flip(3), y))) / 2
+    torch.testing.assert_close(averaged, expected)
+    assert not torch.allclose(averaged, tiny_model.predict((x, y)))  # the mirror does count
+
+
+def test_evaluate_and_predict_dataset_with_mirror(tiny_model, make_dataset, synthetic_tensors):
+    x, y = synthetic_tensors
+    data = make_dataset(100, 32)  # 4 batches, the last one smaller
+    with torch.no_grad():
+        tiny_model.eval()
+        out = (tiny_model((x[:100], y[:100])) + tiny_model((x[:100].flip(3), y[:100]))) / 2
+    results = tiny_model.evaluate_with_metrics(data, {"accuracy": classification_accuracy}, mirror=True)
+    assert results["accuracy"] == pytest.approx((out.argmax(1) == y[:100]).float().mean().item())
+    assert tiny_model.evaluate(data, mirror=True) == pytest.approx(torch.nn.functional.nll_loss(out, y[:100]).item())
+    torch.testing.assert_close(tiny_model.predict_dataset(data, mirror=True), out)
