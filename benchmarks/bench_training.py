@@ -9,10 +9,11 @@ images), one epoch each, in three ways:
   (b) bare:     a plain PyTorch loop over the same uint8 arrays, converting each batch inline
   (c) tutorial: the PyTorch tutorial's way: a torchvision CIFAR10 dataset with per-image
                 ToTensor + Normalize, torch DataLoader with 2 workers
+  (a+) lesson:  (a) plus notebook 04's RandomFlip in the loader (not part of the targets)
 
-Each runs in its own process (so peak RSS is its own) after a short warm-up, in rounds of a, b, c
+Each runs in its own process (so peak RSS is its own) after a short warm-up, in rounds of a, b, c, a+
 (--rounds, default 3); the script prints the median images/s, the peak RSS, and the ratios a/b
-and a/c. Targets: a/b >= 0.95, a/c >= 2, RSS <= 1.5 GB.
+and a/c (each the median of its per-round ratios). Targets: a/b >= 0.95, a/c >= 2, RSS <= 1.5 GB.
 Run it with nothing else busy: on 2 cores a second process skews every figure.
 """
 
@@ -44,7 +45,7 @@ def lesson_optimizer(model):
     return torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
 
 
-def train_library(split, epochs):
+def train_library(split, epochs, flips=False):
     import cifar_helpers as ch
 
     model = ch.CNN()
@@ -53,7 +54,9 @@ def train_library(split, epochs):
                       BATCH_SIZE)
     model.learn(ch.AsyncDataLoader(warm, on_batch_loaded=ch.batch_to_tensors), optimizer, max_epochs=1)
     data = ch.DataSet([split.images, split.labels], BATCH_SIZE, shuffle=True, drop_last=True, seed=0)
-    loader = ch.AsyncDataLoader(data, buffer_size=8, on_batch_loaded=ch.batch_to_tensors)
+    flip = ch.RandomFlip(seed=0)
+    prepare = (lambda batch: ch.batch_to_tensors(flip(batch))) if flips else ch.batch_to_tensors
+    loader = ch.AsyncDataLoader(data, buffer_size=8, on_batch_loaded=prepare)
     started = time.perf_counter()
     model.learn(loader, optimizer, max_epochs=epochs)
     return epochs * len(data) * BATCH_SIZE / (time.perf_counter() - started)
@@ -127,7 +130,12 @@ def train_tutorial(split, epochs):
     return epochs * len(loader) * BATCH_SIZE / (time.perf_counter() - started)
 
 
-WAYS = {"library": train_library, "bare": train_bare, "tutorial": train_tutorial}
+def train_lesson(split, epochs):
+    return train_library(split, epochs, flips=True)
+
+
+WAYS = {"library": train_library, "bare": train_bare, "tutorial": train_tutorial, "lesson": train_lesson}
+LETTERS = ("a", "b", "c", "a+")
 
 
 def child(args):
@@ -156,21 +164,28 @@ def main():
     # by tens of percent over a minute, and interleaving spreads that drift over all three.
     runs = {way: [] for way in WAYS}
     for round_number in range(1, args.rounds + 1):
-        for letter, way in zip("abc", WAYS):
+        for letter, way in zip(LETTERS, WAYS):
             command = [sys.executable, __file__, "--child", way, "--data-dir", args.data_dir, "--source",
                        args.source, "--epochs", str(args.epochs)] + (["--limit", str(args.limit)] if args.limit else [])
             out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             runs[way].append(json.loads(out.strip().splitlines()[-1]))
-            print(f"round {round_number}  ({letter}) {way:9s} {runs[way][-1]['images_per_s']:8,.0f} images/s   "
+            print(f"round {round_number}  ({letter:2s}) {way:9s} {runs[way][-1]['images_per_s']:8,.0f} images/s   "
                   f"peak RSS {runs[way][-1]['peak_rss_mb']:6,.0f} MB", flush=True)
     speed = {way: statistics.median(r["images_per_s"] for r in runs[way]) for way in WAYS}
     rss = {way: max(r["peak_rss_mb"] for r in runs[way]) for way in WAYS}
     print(f"\nmedians over {args.rounds} rounds (torch threads: {runs['library'][0]['threads']})")
-    for letter, way in zip("abc", WAYS):
-        print(f"({letter}) {way:9s} {speed[way]:8,.0f} images/s   peak RSS {rss[way]:6,.0f} MB")
-    a, b, c = (speed[w] for w in WAYS)
-    print(f"a/b = {a / b:.2f}  (target >= 0.95)")
-    print(f"a/c = {a / c:.2f}  (target >= 2)")
+    for letter, way in zip(LETTERS, WAYS):
+        print(f"({letter:2s}) {way:9s} {speed[way]:8,.0f} images/s   peak RSS {rss[way]:6,.0f} MB")
+
+    def ratio(top, bottom):
+        """Median over rounds of the ratio within each round: the runs of one round are a minute
+        apart at most, so the machine's drift cancels out better than in a ratio of medians."""
+        return statistics.median(t["images_per_s"] / b["images_per_s"] for t, b in zip(runs[top], runs[bottom]))
+
+    print("ratios (median of the per-round ratios):")
+    print(f"a/b = {ratio('library', 'bare'):.2f}  (target >= 0.95)")
+    print(f"a/c = {ratio('library', 'tutorial'):.2f}  (target >= 2)")
+    print(f"a+/a = {ratio('lesson', 'library'):.2f}  (the cost of notebook 04's RandomFlip, for information)")
     print(f"library peak RSS = {rss['library'] / 1024:.2f} GB  (target <= 1.5 GB)")
 
 
