@@ -274,9 +274,14 @@ def _read_archive(archive: Path, wanted):
 # --- caching ------------------------------------------------------------------------------------
 
 def _cache_file(source: Path, root: Path, split) -> Path:
-    # A folder is stamped by its train/ and test/ folders, not by itself: when the images sit
-    # directly in root, writing root/.cache changes root's own mtime and would spoil the key.
-    stamped = [source] if source.is_file() else [source / s for s in SPLITS if (source / s).is_dir()]
+    # A folder is stamped by its train/ and test/ folders and their class folders, not by
+    # itself: when the images sit directly in root, writing root/.cache changes root's own mtime
+    # and would spoil the key. Adding or removing an image changes its class folder's mtime.
+    if source.is_file():
+        stamped = [source]
+    else:
+        splits = [source / s for s in SPLITS if (source / s).is_dir()]
+        stamped = splits + sorted(c for s in splits for c in s.iterdir() if c.is_dir())
     key = "|".join([str(source.resolve())]
                    + [f"{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in stamped])
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]

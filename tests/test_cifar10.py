@@ -164,6 +164,14 @@ def test_second_load_reads_the_cache(tmp_path, monkeypatch, packed):
     assert not list(root.rglob("*.tmp"))
 
 
+def test_an_image_added_to_a_class_folder_is_not_missed(tmp_path):
+    root = write_images(tmp_path / "data")
+    assert len(load_cifar10("train", root=root, verbose=False)) == 5
+    write_images(root, {"train/ship/2.png": 40})
+    os.utime(root / "train" / "ship", ns=(0, 10**18))  # a distinct mtime even on a coarse clock
+    assert len(load_cifar10("train", root=root, verbose=False)) == 6
+
+
 def test_read_only_data_folder_caches_under_xdg_cache_home(tmp_path, monkeypatch):
     root = write_images(tmp_path / "data")
     cache_home = tmp_path / "xdg"
