@@ -151,13 +151,16 @@ class Model(nn.Module):
                 loss_sum = loss.detach() * n + loss_sum  # stays on the device: no sync per batch
                 seen += n
                 self._fire("on_end_batch")
+        except StopTraining:
+            if seen:  # stopped inside the epoch: the record covers the batches that ran
+                _close_record(record, loss_sum, seen, started)
+            raise
         finally:
             getattr(batches, "close", lambda: None)()  # stop a background loader we left early
         if seen == 0:
             raise ValueError("the training dataset gave no batches: it is empty, or drop_last=True "
                              "with fewer samples than batch_size.")
-        seconds = time.perf_counter() - started
-        record.update(train_loss=float(loss_sum) / seen, seconds=seconds, images_per_second=seen / seconds)
+        _close_record(record, loss_sum, seen, started)
         state["batch"] = state["output"] = state["loss"] = None
 
     def _check_device(self, batch):
@@ -255,6 +258,11 @@ class Model(nn.Module):
         if with_history:
             self.history = list(checkpoint.get("history", []))
         return self
+
+
+def _close_record(record, loss_sum, seen, started):
+    seconds = time.perf_counter() - started
+    record.update(train_loss=float(loss_sum) / seen, seconds=seconds, images_per_second=seen / seconds)
 
 
 def _event_methods(plugin):

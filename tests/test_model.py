@@ -188,6 +188,11 @@ def test_stop_training_from_a_plugin(tiny_model, make_dataset):
     assert events[-2:] == ["on_stop_training", "on_end"]
     assert events.count("on_end_epoch") == 1
     assert tiny_model.state["stop_reason"] == "enough"
+    # The interrupted epoch's record covers the one batch that ran; no key is missing.
+    assert [r["epoch"] for r in tiny_model.history] == [1, 2]
+    assert set(tiny_model.history[1]) == set(tiny_model.history[0]) == {"epoch", "train_loss", "seconds",
+                                                                        "images_per_second"}
+    assert tiny_model.history[1]["train_loss"] > 0
 
 
 def test_other_errors_propagate_and_on_end_still_fires(tiny_model, make_dataset):
