@@ -33,6 +33,8 @@ def batch_to_tensors(batch, device="cpu"):
     smaller than float) is copied from pinned memory without blocking, then normalised there.
     """
     images, labels = batch
+    if not hasattr(images, "dtype"):
+        images = np.asarray(images)
     if images.dtype not in (np.uint8, torch.uint8):
         raise TypeError(f"batch_to_tensors: images are {images.dtype}, expected uint8 pixels 0-255 "
                         "(as load_cifar10 gives); convert with .astype(np.uint8).")
