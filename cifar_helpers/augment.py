@@ -26,7 +26,7 @@ class RandomFlip:
     def __call__(self, batch):
         images, *rest = batch
         images = np.asarray(images)
-        if images.ndim != 4:
+        if images.ndim != 4 or images.shape[-1] not in (1, 3):  # (N, 3, H, W) would flip upside down
             raise ValueError(f"RandomFlip wants uint8 images (N, H, W, C), got shape {images.shape}: "
                              "apply it before batch_to_tensors.")
         flip = self.rng.random(len(images)) < self.p

@@ -48,8 +48,10 @@ def test_random_flip_refuses_a_bad_p(p):
 
 
 def test_random_flip_refuses_tensors_in_the_wrong_place(synthetic_tensors):
-    with pytest.raises(ValueError, match="before batch_to_tensors"):
-        RandomFlip()((synthetic_tensors[0][0], synthetic_tensors[1][:1]))
+    x, y = synthetic_tensors  # already (N, 3, 32, 32): mirroring axis 2 would turn them upside down
+    for images in (x, x[0]):
+        with pytest.raises(ValueError, match="before batch_to_tensors"):
+            RandomFlip()((images, y))
 
 
 def test_mirror_batch_flips_the_width_axis_only(synthetic_tensors):
