@@ -34,7 +34,7 @@ class Model(nn.Module):
     def __init__(self):
         super().__init__()
         self._plugins = {event: [] for event in EVENTS}
-        self.history = []  # one dict per epoch trained: train_loss, val_loss, ...
+        self.history = []  # one dict per finished epoch: train_loss, val_loss, ...
         self.state = {}
 
     # --- what a subclass writes -------------------------------------------------------------
@@ -110,10 +110,14 @@ class Model(nn.Module):
         try:
             self._fire("on_start")
             for _ in range(max_epochs):
-                self._learn_epoch(dataset, optimizer)
-                if validation_dataset is not None:
-                    values = self.evaluate_with_metrics(validation_dataset, metrics)
-                    self.state["record"].update({f"val_{name}": value for name, value in values.items()})
+                try:
+                    self._learn_epoch(dataset, optimizer)
+                    if validation_dataset is not None:
+                        values = self.evaluate_with_metrics(validation_dataset, metrics)
+                        self.state["record"].update({f"val_{name}": value for name, value in values.items()})
+                except BaseException:  # StopTraining, KeyboardInterrupt, an error: the epoch is unfinished
+                    self._drop_unfinished_epoch()
+                    raise
                 self._fire("on_end_epoch")
         except StopTraining as stop:
             completed = False
@@ -129,6 +133,7 @@ class Model(nn.Module):
         record = {"epoch": state["epoch"]}
         state["record"] = record
         self.history.append(record)
+        state["batch_index"] = 0
         self.train()
         self._fire("on_start_epoch")
         started = time.perf_counter()
@@ -151,17 +156,22 @@ class Model(nn.Module):
                 loss_sum = loss.detach() * n + loss_sum  # stays on the device: no sync per batch
                 seen += n
                 self._fire("on_end_batch")
-        except StopTraining:
-            if seen:  # stopped inside the epoch: the record covers the batches that ran
-                _close_record(record, loss_sum, seen, started)
-            raise
         finally:
             getattr(batches, "close", lambda: None)()  # stop a background loader we left early
         if seen == 0:
             raise ValueError("the training dataset gave no batches: it is empty, or drop_last=True "
                              "with fewer samples than batch_size.")
-        _close_record(record, loss_sum, seen, started)
+        seconds = time.perf_counter() - started
+        record.update(train_loss=float(loss_sum) / seen, seconds=seconds, images_per_second=seen / seconds)
         state["batch"] = state["output"] = state["loss"] = None
+
+    def _drop_unfinished_epoch(self):
+        """``history`` holds finished epochs only (as Keras's does): an interrupted one leaves no
+        half-filled record for the plots and notebooks to trip over."""
+        if self.history and self.history[-1] is self.state.get("record"):
+            self.history.pop()
+            self.state["epoch"] -= 1
+            self.state["record"] = self.history[-1] if self.history else None
 
     def _check_device(self, batch):
         first = _first(batch)
@@ -184,7 +194,8 @@ class Model(nn.Module):
         Batches are weighted by their size, so a smaller last batch counts exactly as much as
         its samples do. Dropout is off while evaluating; the model's mode is restored after.
         mirror=True: the output for each image is the mean of the outputs for it and for its
-        mirror image (left-right), as in `predict`.
+        mirror image (left-right), as in `predict`; with log-probabilities the loss is then the
+        mean of the two views' losses.
         """
         if not metrics:
             raise ValueError("metrics is empty: pass a dict such as {'loss': model.metric_loss}.")
@@ -210,6 +221,9 @@ class Model(nn.Module):
 
         mirror=True averages the outputs for the images and for their mirror images (test-time
         augmentation: for photos, where left and right do not matter, it is usually more accurate).
+        For log-probabilities, as `CNN` gives, the average is the log of a geometric mean: its
+        argmax is the combined prediction, but its exp() does not sum to 1 (apply log_softmax
+        again when you need probabilities).
         """
         with _eval_mode(self):
             return self._output(batch, mirror)
@@ -258,11 +272,6 @@ class Model(nn.Module):
         if with_history:
             self.history = list(checkpoint.get("history", []))
         return self
-
-
-def _close_record(record, loss_sum, seen, started):
-    seconds = time.perf_counter() - started
-    record.update(train_loss=float(loss_sum) / seen, seconds=seconds, images_per_second=seen / seconds)
 
 
 def _event_methods(plugin):

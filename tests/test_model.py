@@ -188,11 +188,47 @@ def test_stop_training_from_a_plugin(tiny_model, make_dataset):
     assert events[-2:] == ["on_stop_training", "on_end"]
     assert events.count("on_end_epoch") == 1
     assert tiny_model.state["stop_reason"] == "enough"
-    # The interrupted epoch's record covers the one batch that ran; no key is missing.
+    # The interrupted epoch leaves no half-filled record: history holds the finished epoch only.
+    assert [r["epoch"] for r in tiny_model.history] == [1]
+    assert set(tiny_model.history[0]) == {"epoch", "train_loss", "seconds", "images_per_second"}
+
+
+@pytest.mark.parametrize("when", ["on_start_batch", "on_end_batch", "validation"])
+@pytest.mark.parametrize("error", [StopTraining, KeyboardInterrupt])
+def test_an_interrupted_epoch_leaves_only_finished_records(tiny_model, make_dataset, when, error):
+    armed = [True]  # interrupt once, in epoch 2
+
+    def interrupt(epoch, **_):
+        if epoch == 2 and armed and armed.pop():
+            raise error("stop")
+
+    validation = make_dataset(32, 16)
+    if when == "validation":  # interrupted while the validation set is evaluated
+        def validation_batches():
+            if tiny_model.state["epoch"] == 2 and armed and armed.pop():
+                raise error("stop")
+            yield from make_dataset(32, 16)
+        validation = type("Validation", (), {"__iter__": lambda self: validation_batches()})()
+    else:
+        tiny_model.register_plugin(interrupt, when)
+    if error is KeyboardInterrupt:
+        with pytest.raises(KeyboardInterrupt):
+            tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), validation_dataset=validation, max_epochs=3)
+    else:
+        assert tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), validation_dataset=validation,
+                                max_epochs=3) is False
+    assert [r["epoch"] for r in tiny_model.history] == [1]
+    assert {"train_loss", "val_loss", "seconds"} <= set(tiny_model.history[0])
+    # Training again goes on from the finished epochs.
+    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), validation_dataset=validation, max_epochs=1)
     assert [r["epoch"] for r in tiny_model.history] == [1, 2]
-    assert set(tiny_model.history[1]) == set(tiny_model.history[0]) == {"epoch", "train_loss", "seconds",
-                                                                        "images_per_second"}
-    assert tiny_model.history[1]["train_loss"] > 0
+
+
+def test_batch_index_starts_at_zero_in_on_start_epoch(tiny_model, make_dataset):
+    seen = []
+    tiny_model.register_plugin(lambda batch_index, **_: seen.append(batch_index), "on_start_epoch")
+    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=2)
+    assert seen == [0, 0]
 
 
 def test_other_errors_propagate_and_on_end_still_fires(tiny_model, make_dataset):
