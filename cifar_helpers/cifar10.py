@@ -274,18 +274,30 @@ def _read_archive(archive: Path, wanted):
 # --- caching ------------------------------------------------------------------------------------
 
 def _cache_file(source: Path, root: Path, split) -> Path:
-    # A folder is stamped by its train/ and test/ folders and their class folders, not by
-    # itself: when the images sit directly in root, writing root/.cache changes root's own mtime
-    # and would spoil the key. Adding or removing an image changes its class folder's mtime.
+    # An archive is stamped by its size and time. A folder is stamped by every image file under
+    # train/ and test/ (name, size, time: an image added, removed or rewritten is noticed), not by
+    # the folder itself: when the images sit directly in root, writing root/.cache changes root's
+    # own mtime and would spoil the key. Listing 60,000 files takes a fraction of a second.
     if source.is_file():
-        stamped = [source]
+        stamped = [(source.name, source.stat())]
     else:
-        splits = [source / s for s in SPLITS if (source / s).is_dir()]
-        stamped = splits + sorted(c for s in splits for c in s.iterdir() if c.is_dir())
-    key = "|".join([str(source.resolve())]
-                   + [f"{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in stamped])
+        stamped = [entry for s in SPLITS if (source / s).is_dir() for entry in _image_stats(source / s)]
+    key = "|".join([str(source.resolve())] + [f"{name}|{st.st_size}|{st.st_mtime_ns}" for name, st in stamped])
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     return _cache_folder(root) / f"cifar10-{split}-{digest}.npz"
+
+
+def _image_stats(folder: Path):
+    """(path, stat) of every image file under ``folder``, sorted; os.scandir is 3x faster than rglob."""
+    found, pending = [], [folder]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    pending.append(entry.path)
+                elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+                    found.append((entry.path, entry.stat()))
+    return sorted(found)
 
 
 def _cache_folder(root: Path) -> Path:

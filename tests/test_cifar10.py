@@ -164,12 +164,14 @@ def test_second_load_reads_the_cache(tmp_path, monkeypatch, packed):
     assert not list(root.rglob("*.tmp"))
 
 
-def test_an_image_added_to_a_class_folder_is_not_missed(tmp_path):
+def test_an_image_added_or_rewritten_in_a_class_folder_is_not_missed(tmp_path):
     root = write_images(tmp_path / "data")
     assert len(load_cifar10("train", root=root, verbose=False)) == 5
     write_images(root, {"train/ship/2.png": 40})
-    os.utime(root / "train" / "ship", ns=(0, 10**18))  # a distinct mtime even on a coarse clock
     assert len(load_cifar10("train", root=root, verbose=False)) == 6
+    write_images(root, {"train/cat/1.png": 200})  # same name, new pixels
+    os.utime(root / "train" / "cat" / "1.png", ns=(0, 10**18))  # a distinct mtime even on a coarse clock
+    assert 200 in load_cifar10("train", root=root, verbose=False).images[..., 0]
 
 
 def test_read_only_data_folder_caches_under_xdg_cache_home(tmp_path, monkeypatch):
