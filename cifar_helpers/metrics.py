@@ -31,7 +31,9 @@ def confusion_matrix(predicted, expected, num_classes=10):
     predicted = _labels(predicted).cpu().long()
     expected = torch.as_tensor(expected).cpu().long()
     for name, labels in (("predicted", predicted), ("expected", expected)):
-        if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        if len(labels) and labels.min() < 0:
+            raise ValueError(f"{name} holds negative labels ({int(labels.min())}): class labels count from 0.")
+        if len(labels) and labels.max() >= num_classes:
             raise ValueError(f"{name} holds labels outside 0..{num_classes - 1}: pass "
                              f"num_classes={int(labels.max()) + 1} or check the labels.")
     counts = torch.bincount(expected * num_classes + predicted, minlength=num_classes * num_classes)

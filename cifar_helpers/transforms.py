@@ -38,6 +38,9 @@ def batch_to_tensors(batch, device="cpu"):
     if images.dtype not in (np.uint8, torch.uint8):
         raise TypeError(f"batch_to_tensors: images are {images.dtype}, expected uint8 pixels 0-255 "
                         "(as load_cifar10 gives); convert with .astype(np.uint8).")
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"batch_to_tensors: images have shape {tuple(images.shape)}, expected RGB images "
+                         "(N, height, width, 3) as load_cifar10 gives.")
     device = torch.device(device)
     if device.type == "cpu":
         images = np.asarray(images)

@@ -41,6 +41,10 @@ def test_random_flip_repeats_with_a_seed(batch):
     assert not np.array_equal(RandomFlip(seed=3)(batch)[0], RandomFlip(seed=4)(batch)[0])
 
 
+def test_random_flip_takes_numpy_numbers():
+    assert RandomFlip(p=np.float32(0.5)).p == 0.5
+
+
 @pytest.mark.parametrize("p", [-0.1, 1.5, "half", True])
 def test_random_flip_refuses_a_bad_p(p):
     with pytest.raises(ValueError, match="p=.*between 0 and 1"):

@@ -87,6 +87,12 @@ def test_batch_to_tensors_refuses_images_that_are_not_uint8(synthetic_train):
         batch_to_tensors((synthetic_train.images[:4].astype(np.float32), synthetic_train.labels[:4]))
 
 
+@pytest.mark.parametrize("shape", [(2, 32, 32, 4), (2, 3, 32, 32), (2, 32, 32, 1), (32, 32, 3)])
+def test_batch_to_tensors_refuses_images_that_are_not_rgb_channels_last(shape):
+    with pytest.raises(ValueError, match=r"expected RGB images \(N, height, width, 3\)"):
+        batch_to_tensors((np.zeros(shape, np.uint8), [0, 1]))
+
+
 def test_to_images_inverts_batch_to_tensors(synthetic_train):
     images = synthetic_train.images[:16]
     x, _ = batch_to_tensors((images, synthetic_train.labels[:16]))
@@ -145,6 +151,8 @@ def test_prediction_gallery(synthetic_train):
 def test_confusion_matrix_rejects_labels_outside_the_classes():
     with pytest.raises(ValueError, match="num_classes"):
         confusion_matrix(torch.tensor([0, 11]), torch.tensor([0, 1]), num_classes=10)
+    with pytest.raises(ValueError, match="negative labels .*count from 0"):
+        confusion_matrix(torch.tensor([0, 1]), torch.tensor([-1, 1]), num_classes=10)
 
 
 def test_prediction_gallery_keeps_right_and_wrong_on_separate_rows():
