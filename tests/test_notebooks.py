@@ -168,6 +168,17 @@ def test_runner_names_the_failing_notebook_and_cell(tmp_path, monkeypatch, capsy
     assert "01_loading.ipynb failed in cell" in err and "DataNotFoundError" in err
 
 
+def test_min_accuracy_never_reads_an_earlier_runs_metrics(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CIFAR_QUICK", "0")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"test_accuracy": 0.99}')  # left by an earlier run
+    code = run.main(["--source", "synthetic", "--out", str(out), "--only", "03", "--min-accuracy", "0.5"])
+    assert code == 1
+    assert "--min-accuracy needs the test accuracy that notebook 05 writes" in capsys.readouterr().err
+    assert not (out / "metrics.json").exists()
+
+
 def test_evaluation_without_a_model_says_which_notebook_to_run(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CIFAR_QUICK", "0")  # the quick profile would look in runs/quick
     code = run.main(["--source", "synthetic", "--out", str(tmp_path / "empty-run"), "--only", "05"])
