@@ -178,7 +178,8 @@ def read_torchvision_batches(path: Path, split):
 
 def _load_image_folders(path: Path, split, root: Path, verbose):
     """Decode class-folder images once, cache them as arrays, return the requested split."""
-    cache = _cache_file(path, root, split)
+    cache_file = _cache_namer(path, root)
+    cache = cache_file(split)
     if cache.is_file():
         with np.load(cache) as arrays:
             return arrays["images"], arrays["labels"]
@@ -186,7 +187,11 @@ def _load_image_folders(path: Path, split, root: Path, verbose):
         print(f"Decoding CIFAR-10 images from {path.name} (once; cached as arrays for next time)...")
     decoded = _decode_archive(path) if path.is_file() else _decode_folders(path)
     for name, (images, labels) in decoded.items():
-        _save_atomic(_cache_file(path, root, name), images=images, labels=labels)
+        fresh = cache_file(name)
+        _save_atomic(fresh, images=images, labels=labels)
+        for stale in fresh.parent.glob(fresh.name.rsplit("-", 1)[0] + "-*.npz"):
+            if stale != fresh:  # the same place's images as they were before a change (up to 154 MB)
+                stale.unlink(missing_ok=True)
     if split not in decoded:
         raise DataFormatError(f"{path} has no {split}/ folder: expected {split}/<class>/*.jpg (or .png) "
                               "with the ten CIFAR-10 class names.")
@@ -273,18 +278,22 @@ def _read_archive(archive: Path, wanted):
 
 # --- caching ------------------------------------------------------------------------------------
 
-def _cache_file(source: Path, root: Path, split) -> Path:
-    # An archive is stamped by its size and time. A folder is stamped by every image file under
-    # train/ and test/ (name, size, time: an image added, removed or rewritten is noticed), not by
-    # the folder itself: when the images sit directly in root, writing root/.cache changes root's
-    # own mtime and would spoil the key. Listing 60,000 files takes a fraction of a second.
+def _cache_namer(source: Path, root: Path):
+    """split -> its cache file: cifar10-<split>-<where the images are>-<their state>.npz.
+
+    An archive is stamped by its size and time. A folder is stamped by every image file under
+    train/ and test/ (name, size, time: an image added, removed or rewritten is noticed), not by
+    the folder itself: when the images sit directly in root, writing root/.cache changes root's
+    own mtime and would spoil the key. Listing 60,000 files takes a fraction of a second.
+    """
     if source.is_file():
         stamped = [(source.name, source.stat())]
     else:
         stamped = [entry for s in SPLITS if (source / s).is_dir() for entry in _image_stats(source / s)]
-    key = "|".join([str(source.resolve())] + [f"{name}|{st.st_size}|{st.st_mtime_ns}" for name, st in stamped])
-    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
-    return _cache_folder(root) / f"cifar10-{split}-{digest}.npz"
+    where = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:8]
+    state = hashlib.sha1("|".join(f"{name}|{st.st_size}|{st.st_mtime_ns}" for name, st in stamped).encode())
+    folder = _cache_folder(root)
+    return lambda split: folder / f"cifar10-{split}-{where}-{state.hexdigest()[:12]}.npz"
 
 
 def _image_stats(folder: Path):

@@ -172,6 +172,9 @@ def test_an_image_added_or_rewritten_in_a_class_folder_is_not_missed(tmp_path):
     write_images(root, {"train/cat/1.png": 200})  # same name, new pixels
     os.utime(root / "train" / "cat" / "1.png", ns=(0, 10**18))  # a distinct mtime even on a coarse clock
     assert 200 in load_cifar10("train", root=root, verbose=False).images[..., 0]
+    # Each change replaced the cache of the images as they were: one file per split, no pile-up.
+    assert len(list((root / ".cache").glob("cifar10-train-*.npz"))) == 1
+    assert len(list((root / ".cache").glob("cifar10-test-*.npz"))) == 1
 
 
 def test_read_only_data_folder_caches_under_xdg_cache_home(tmp_path, monkeypatch):
