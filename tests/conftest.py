@@ -63,6 +63,17 @@ class TinyNet(Model):
 
 
 @pytest.fixture
+def losses_of():
+    """losses_of(model, dataset, optimizer, max_epochs=2): train and return every batch's loss, in order."""
+    def train(model, dataset, optimizer, max_epochs=2):
+        losses = []
+        model.register_plugin(lambda loss, **_: losses.append(loss.item()), "before_backward")
+        model.learn(dataset, optimizer, max_epochs=max_epochs)
+        return losses
+    return train
+
+
+@pytest.fixture
 def tiny_model():
     torch.manual_seed(0)
     return TinyNet()

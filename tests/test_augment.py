@@ -89,24 +89,20 @@ def test_evaluate_and_predict_dataset_with_mirror(tiny_model, make_dataset, synt
     torch.testing.assert_close(tiny_model.predict_dataset(data, mirror=True), out)
 
 
-def _lesson_losses(synthetic_train, seed):
-    """Per-batch losses of 2 epochs trained as notebook 04 does: shuffled DataSet, RandomFlip and
-    batch_to_tensors in the background loader, the CNN with dropout, fused Adam."""
+def test_a_seeded_run_with_flips_in_the_background_loader_repeats_exactly(synthetic_train, losses_of):
+    """Trained as notebook 04 does: shuffled DataSet, RandomFlip and batch_to_tensors in the
+    background loader, the CNN with dropout, fused Adam."""
     from cifar_helpers import CNN, AsyncDataLoader, DataSet, batch_to_tensors, set_seed
 
-    set_seed(seed)
-    flip = RandomFlip(seed=seed)
-    data = DataSet([synthetic_train.images[:128], synthetic_train.labels[:128]], batch_size=32, shuffle=True)
-    model = CNN(dropout=0.3)
-    losses = []
-    model.register_plugin(lambda loss, **_: losses.append(loss.item()), "before_backward")
-    with AsyncDataLoader(data, buffer_size=3, on_batch_loaded=lambda b: batch_to_tensors(flip(b))) as loader:
-        model.learn(loader, torch.optim.Adam(model.parameters(), lr=1e-3, fused=True), max_epochs=2)
-    return losses
+    def run(seed):
+        set_seed(seed)
+        flip = RandomFlip(seed=seed)
+        data = DataSet([synthetic_train.images[:128], synthetic_train.labels[:128]], batch_size=32, shuffle=True)
+        model = CNN(dropout=0.3)
+        with AsyncDataLoader(data, buffer_size=3, on_batch_loaded=lambda b: batch_to_tensors(flip(b))) as loader:
+            return losses_of(model, loader, torch.optim.Adam(model.parameters(), lr=1e-3, fused=True))
 
-
-def test_a_seeded_run_with_flips_in_the_background_loader_repeats_exactly(synthetic_train):
-    first = _lesson_losses(synthetic_train, 0)
+    first = run(0)
     assert len(first) == 8
-    assert _lesson_losses(synthetic_train, 0) == first
-    assert _lesson_losses(synthetic_train, 1) != first
+    assert run(0) == first
+    assert run(1) != first

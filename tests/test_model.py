@@ -114,21 +114,17 @@ def test_plugin_interface_object_is_registered_on_its_methods_or_its_event(tiny_
     assert counter.counts == {"epochs": 2, "batches": 6} and end.calls == 1
 
 
-def _per_batch_losses(make_dataset, seed):
-    set_seed(seed)
-    model = CNN(dropout=0.3)  # dropout draws from torch's generator, the shuffle from numpy's
-    dataset = make_dataset(96, 16, shuffle=True)  # no seed: follows np.random.seed
-    losses = []
-    model.register_plugin(lambda loss, **_: losses.append(loss.item()), "before_backward")
-    model.learn(dataset, sgd(model), max_epochs=2)
-    return losses
+def test_same_seed_same_losses(make_dataset, losses_of):
+    def run(seed):
+        set_seed(seed)
+        model = CNN(dropout=0.3)  # dropout draws from torch's generator, the shuffle from numpy's
+        dataset = make_dataset(96, 16, shuffle=True)  # no seed: follows np.random.seed
+        return losses_of(model, dataset, sgd(model))
 
-
-def test_same_seed_same_losses(make_dataset):
-    first = _per_batch_losses(make_dataset, 0)
+    first = run(0)
     assert len(first) == 12
-    assert _per_batch_losses(make_dataset, 0) == first
-    assert _per_batch_losses(make_dataset, 1) != first
+    assert run(0) == first
+    assert run(1) != first
 
 
 def test_dropout_is_off_in_predict_and_evaluate(make_dataset):
