@@ -2,34 +2,37 @@
 
 Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images, RandomFlip.
 Model: Model, StopTraining, CNN, FastDropout. Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger,
-Evaluator, LivePlot. Metrics and plotting helpers; select_device, set_seed.
+Evaluator, LivePlot. Metrics and plotting helpers; select_device, set_seed, notebook_setup.
 """
 
 from .async_loader import AsyncDataLoader
 from .augment import RandomFlip, mirror_batch
-from .cifar10 import CLASSES, DataFormatError, DataNotFoundError, Split, load_cifar10
+from .checks import parse_bool
+from .cifar10 import CLASSES, SOURCES, DataFormatError, DataNotFoundError, Split, load_cifar10
 from .cnn import CNN
 from .dataset import DataSet
+from .device import select_device
 from .dropout import FastDropout
-from .device import parse_bool, select_device
-from .events import EVENTS, PluginInterface, StopTraining
+from .events import EVENTS, PluginInterface, StopTraining, TrainingState
 from .metrics import accuracy, classification_accuracy, confusion_matrix, most_confused, per_class_accuracy
 from .model import Model
+from .parameters import check_parameters
 from .plotting import (plot_class_counts, plot_confusion_matrix, plot_history, prediction_gallery,
                        show_images)
 from .plugins import EarlyStopping, Evaluator, LivePlot, Logger, ProgressBar
 from .seeding import set_seed
-from .session import is_headless, lesson_path, quick_profile
+from .session import is_headless, lesson_path, notebook_setup, quick_profile
 from .transforms import CIFAR10_MEAN, CIFAR10_STD, batch_to_tensors, to_images
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "AsyncDataLoader", "RandomFlip", "mirror_batch",
-    "CLASSES", "DataFormatError", "DataNotFoundError", "Split", "load_cifar10",
-    "CNN", "DataSet", "FastDropout", "parse_bool", "select_device", "EVENTS", "PluginInterface", "StopTraining",
+    "AsyncDataLoader", "RandomFlip", "mirror_batch", "parse_bool",
+    "CLASSES", "SOURCES", "DataFormatError", "DataNotFoundError", "Split", "load_cifar10",
+    "CNN", "DataSet", "select_device", "FastDropout", "EVENTS", "PluginInterface", "StopTraining", "TrainingState",
     "accuracy", "classification_accuracy", "confusion_matrix", "most_confused", "per_class_accuracy",
-    "Model", "plot_class_counts", "plot_confusion_matrix", "plot_history", "prediction_gallery",
+    "Model", "check_parameters", "plot_class_counts", "plot_confusion_matrix", "plot_history", "prediction_gallery",
     "show_images", "EarlyStopping", "Evaluator", "LivePlot", "Logger", "ProgressBar", "set_seed",
-    "is_headless", "lesson_path", "quick_profile", "CIFAR10_MEAN", "CIFAR10_STD", "batch_to_tensors", "to_images",
+    "is_headless", "lesson_path", "notebook_setup", "quick_profile", "CIFAR10_MEAN", "CIFAR10_STD",
+    "batch_to_tensors", "to_images",
 ]

@@ -1,18 +1,28 @@
 """`AsyncDataLoader`: prepare the next batches in a background thread while the model trains.
 
-One thread per epoch reads batches from a dataset, passes each through ``on_batch_loaded`` (for
-example `batch_to_tensors`) and puts it in a bounded buffer; the training loop takes them out.
-The thread stops, and is joined, when the epoch ends, when the loop leaves early (``break``, an
-exception, KeyboardInterrupt), on ``close()`` and at the end of a ``with`` block. An exception
-raised while loading is raised again in the training loop, with its original traceback.
+Each pass over the data (an *epoch*) has a thread that reads batches from the dataset, passes
+each through ``on_batch_loaded`` (for example `batch_to_tensors`) and puts it in a bounded
+queue; the training loop takes them out. An error raised while loading is raised again in the
+loop, with its original traceback. The thread stops, and is joined, when the epoch ends, when the
+loop leaves early (``break``, an exception, Ctrl-C), on ``close()`` and at the end of a ``with``
+block.
+
+Why not PyTorch's ``DataLoader(batch_size=None, num_workers=1)`` over the same batches? It works,
+but it runs the loading in another *process*: each batch is pickled across, and on a 2-core
+laptop that process competes with PyTorch's compute threads (benchmarks/bench_training.py measures
+both). A thread shares the arrays without copying, and runs at idle priority, only in the CPU
+time the training leaves free. It also keeps the seed tutorial's API: ``buffer_size``,
+``on_batch_loaded``, ``cache()`` and ``next(loader)``.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
-import time
 import weakref
+
+from .checks import whole_number
 
 _BATCH, _END, _ERROR = "batch", "end", "error"
 
@@ -23,51 +33,60 @@ class AsyncDataLoader:
     buffer_size: how many prepared batches may wait ahead of the model.
     on_batch_loaded: called on each batch in the background thread; its result is what the
         loop receives.
+
+    ``for batch in loader`` runs one epoch; iterating again (also while another epoch of the
+    same loader is running, for example in a plugin) runs another, independent one.
+    ``next(loader)`` takes one batch from the next epoch, which the next loop then continues,
+    as in the seed tutorial; ``cache()`` starts that epoch and waits until its buffer is full.
     """
 
     def __init__(self, dataset, buffer_size=8, on_batch_loaded=None):
-        if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
-            raise ValueError(f"buffer_size={buffer_size!r} must be a positive whole number of batches, such as 8.")
         if on_batch_loaded is not None and not callable(on_batch_loaded):
             raise TypeError(f"on_batch_loaded={on_batch_loaded!r} is not callable: pass a function of one "
                             "batch, such as batch_to_tensors, or None.")
         self.dataset = dataset
-        self.buffer_size = buffer_size
+        self.buffer_size = whole_number(buffer_size, "buffer_size", 8)
         self.on_batch_loaded = on_batch_loaded
         self._epochs = weakref.WeakSet()
-        self._pending = None
+        self._next = None  # an epoch started by next() or cache() that no loop has taken yet
         self._closed = False
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __iter__(self):
-        if self._closed:
-            raise RuntimeError("this AsyncDataLoader is closed; make a new one to load again.")
-        if self._pending is not None:
-            epoch, self._pending = self._pending, None
-            return epoch
-        self._stop_epochs()  # one epoch at a time: abandon one that is still running
-        epoch = _Epoch(self.dataset, self.buffer_size, self.on_batch_loaded)
-        self._epochs.add(epoch)
-        return epoch
+        epoch, self._next = self._next, None
+        return epoch if epoch is not None else self._start_epoch()
+
+    def __next__(self):
+        if self._next is None:
+            self._next = self._start_epoch()
+        try:
+            return next(self._next)
+        except StopIteration:
+            self._next = None
+            raise
 
     def cache(self):
         """Start the next epoch now and wait until its buffer is full (or the epoch is all loaded)."""
-        if self._pending is None:
-            self._pending = iter(self)
-        self._pending.wait_until_full()
+        if self._next is None:
+            self._next = self._start_epoch()
+        self._next.wait_until_full()
         return self
 
     def close(self):
         """Stop every background thread of this loader and wait for it to end."""
         self._closed = True
-        self._pending = None
-        self._stop_epochs()
-
-    def _stop_epochs(self):
+        self._next = None
         for epoch in list(self._epochs):
             epoch.close()
+
+    def _start_epoch(self):
+        if self._closed:
+            raise RuntimeError("this AsyncDataLoader is closed; make a new one to load again.")
+        epoch = _Epoch(self.dataset, self.buffer_size, self.on_batch_loaded)
+        self._epochs.add(epoch)
+        return epoch
 
     def __enter__(self):
         return self
@@ -80,18 +99,20 @@ class AsyncDataLoader:
 
 
 class _Epoch:
-    """The iterator of one epoch, with the thread that fills its buffer."""
+    """The iterator of one epoch, with the thread that fills its queue."""
 
     def __init__(self, dataset, buffer_size, on_batch_loaded):
         self._queue = queue.Queue(maxsize=buffer_size)
         self._stop = threading.Event()
+        self._full = threading.Event()  # the buffer filled up once, or the epoch is all loaded
         self._finished = False
-        # The thread gets the queue and the event, not this object, so that a loop which drops
-        # its iterator (``break``) lets it be collected, and __del__ stops the thread.
-        self._thread = threading.Thread(
-            target=_fill, args=(iter(dataset), on_batch_loaded, self._queue, self._stop),
-            name="AsyncDataLoader", daemon=True)
-        self._thread.start()
+        # The thread gets the queue and the events, not this object, so that a loop which drops
+        # its iterator (``break``) lets it be collected; the finalizer then stops the thread.
+        thread = threading.Thread(target=_fill, name="AsyncDataLoader", daemon=True,
+                                  args=(iter(dataset), on_batch_loaded, self._queue, self._stop, self._full))
+        thread.start()
+        self._stop_thread = weakref.finalize(self, _stop, thread, self._queue, self._stop)
+        self._stop_thread.atexit = False
 
     def __iter__(self):
         return self
@@ -101,47 +122,66 @@ class _Epoch:
             raise StopIteration
         try:
             kind, value = self._queue.get()
-        except BaseException:  # KeyboardInterrupt while waiting: stop the thread first
+        except BaseException:  # Ctrl-C while waiting: stop the thread first
             self.close()
             raise
         if kind == _BATCH:
             return value
         self.close()
-        if kind == _ERROR:
-            raise value
-        raise StopIteration
+        if kind == _END:
+            raise StopIteration
+        if isinstance(value, StopIteration):  # raised here it would end the epoch without a word
+            raise RuntimeError("on_batch_loaded raised StopIteration; raise another exception to report a "
+                               "problem with a batch.") from value
+        raise value
 
     def wait_until_full(self):
-        while not self._queue.full() and self._thread.is_alive():
-            time.sleep(0.002)
+        self._full.wait()
 
     def close(self):
         """Stop the thread, drop what it had prepared and wait for it to end."""
         self._finished = True
-        self._stop.set()
-        while self._thread.is_alive():
-            _drain(self._queue)
-            self._thread.join(timeout=0.05)
-        _drain(self._queue)
-
-    def __del__(self):
-        if hasattr(self, "_thread"):
-            self.close()
+        self._stop_thread()
 
 
-def _fill(batches, on_batch_loaded, buffer, stop):
+def _fill(batches, on_batch_loaded, buffer, stop, full):
+    def put(item):  # every put looks at ``stop`` first: see _stop
+        if stop.is_set():
+            return False
+        buffer.put(item)
+        return True
+
     _yield_cpu_to_training()
     try:
         for batch in batches:
-            if stop.is_set():
+            if not put((_BATCH, batch if on_batch_loaded is None else on_batch_loaded(batch))):
                 return
-            if on_batch_loaded is not None:
-                batch = on_batch_loaded(batch)
-            if not _put(buffer, (_BATCH, batch), stop):
-                return
-        _put(buffer, (_END, None), stop)
+            if buffer.full():
+                full.set()
+        put((_END, None))
     except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
-        _put(buffer, (_ERROR, error), stop)
+        put((_ERROR, error))
+    finally:
+        full.set()
+
+
+def _stop(thread, buffer, stop):
+    """Tell the thread to stop, then empty the queue. The thread looks at ``stop`` before every
+    put, so at most one put (one it had already begun) can follow the emptying, and there is
+    room for it: the thread cannot block again, and ends."""
+    stop.set()
+    _drain(buffer)
+    if thread is not threading.current_thread():
+        thread.join()
+    _drain(buffer)
+
+
+def _drain(buffer):
+    try:
+        while True:
+            buffer.get_nowait()
+    except queue.Empty:
+        pass
 
 
 def _yield_cpu_to_training():
@@ -150,11 +190,8 @@ def _yield_cpu_to_training():
     On a 2-core laptop PyTorch's two compute threads keep both cores busy; a loader thread of
     equal priority would pre-empt one of them in the middle of a parallel operation and stall
     both. SCHED_IDLE (Linux) runs it in the gaps instead: between operations, and whenever the
-    training waits for a batch. Elsewhere, or where it is not allowed, it lowers the thread's
-    nice value, or leaves the priority as it is.
+    training waits for a batch. Elsewhere it lowers the thread's nice value, where allowed.
     """
-    import os
-
     tid = threading.get_native_id()
     try:
         os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
@@ -164,22 +201,4 @@ def _yield_cpu_to_training():
     try:
         os.setpriority(os.PRIO_PROCESS, tid, 19)
     except (AttributeError, OSError):
-        pass
-
-
-def _put(buffer, item, stop) -> bool:
-    while not stop.is_set():
-        try:
-            buffer.put(item, timeout=0.05)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def _drain(buffer):
-    try:
-        while True:
-            buffer.get_nowait()
-    except queue.Empty:
         pass

@@ -11,18 +11,16 @@ has not seen. Two uses, both standard for CIFAR-10:
   outputs ("test-time augmentation").
 """
 
-import numbers
-
 import numpy as np
+
+from .checks import real_number
 
 
 class RandomFlip:
     """A loader step: (images, labels, ...) -> the same batch with each image mirrored with probability p."""
 
     def __init__(self, p=0.5, seed=None):
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-            raise ValueError(f"p={p!r} must be a probability between 0 and 1, such as 0.5.")
-        self.p = p
+        self.p = real_number(p, "p", 0.5, low=0, high=1)
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, batch):

@@ -1,29 +1,17 @@
-"""Save and load checkpoints atomically: a crash while saving never spoils the previous file."""
+"""Save and load checkpoints atomically: a crash or a full disk while saving never spoils the previous file."""
 
-import os
 from pathlib import Path
 
 import torch
 
+from .files import atomic_write
+
 
 def save_checkpoint(payload, path):
-    """Write ``payload`` with torch.save to a temporary file beside ``path``, then rename it.
-
-    os.replace is atomic on POSIX and Windows: a reader sees the old file or the new one,
-    never half of one, even if the process is killed mid-write.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Write ``payload`` with torch.save to ``path`` atomically (see `atomic_write`); return the path."""
+    with atomic_write(path, what="checkpoint") as f:
+        torch.save(payload, f)
+    return Path(path)
 
 
 def load_checkpoint(path):

@@ -2,6 +2,7 @@
 
 Every batch is one vectorised slice of each array (a view when not shuffling, one fancy-index
 gather when shuffling), so a batch costs the same whatever its size: no per-image Python.
+The defaults are the seed tutorial's (Cogitare's): batches of 1, shuffled, last batch kept.
 """
 
 from __future__ import annotations
@@ -11,37 +12,38 @@ import math
 import numpy as np
 import torch
 
+from .checks import whole_number
+
 
 class DataSet:
     """Iterate over ``data`` (a list of aligned arrays) in batches of ``batch_size``.
 
-    >>> ds = DataSet([images, labels], batch_size=64, shuffle=True, seed=0)
-    >>> len(ds)                      # batches per epoch
-    >>> for images_batch, labels_batch in ds: ...
+    >>> train = DataSet([images, labels], batch_size=64)              # shuffled, for training
+    >>> test = DataSet([images, labels], batch_size=256, shuffle=False)  # in order, for testing
+    >>> len(train)                     # batches per epoch
+    >>> for images_batch, labels_batch in train: ...
 
     shuffle: a new order every epoch, drawn from ``seed`` (or from numpy's global generator
-        when ``seed`` is None, so ``np.random.seed`` makes runs repeatable).
+        when ``seed`` is None, so ``np.random.seed`` makes runs repeatable). Training wants it:
+        data stored class by class, unshuffled, teaches a network nothing. Anything whose
+        outputs must line up with the labels (`Model.predict_dataset`) needs shuffle=False.
     drop_last: leave out the last, smaller batch (useful for training, never for testing).
     """
 
-    def __init__(self, data, batch_size=64, shuffle=False, drop_last=False, seed=None):
+    def __init__(self, data, batch_size=1, shuffle=True, drop_last=False, seed=None):
         if not isinstance(data, (list, tuple)) or not data:
             raise TypeError("data must be a list of aligned arrays, such as [images, labels].")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ValueError(f"batch_size={batch_size!r} must be a positive whole number, such as 64.")
         lengths = {len(array) for array in data}
         if len(lengths) != 1:
             raise ValueError(f"the arrays in data have different lengths {sorted(lengths)}; "
                              "each image needs exactly one label.")
         self.data = [array if isinstance(array, (np.ndarray, torch.Tensor)) else np.asarray(array)
                      for array in data]
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
-        self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self.batch_size = whole_number(batch_size, "batch_size", 64)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else seed
+        self._rng = np.random.default_rng(self.seed)
 
     @property
     def num_samples(self) -> int:
@@ -62,24 +64,23 @@ class DataSet:
             else:
                 yield tuple(self._take(order[start:start + self.batch_size]))
 
-    def split(self, fraction, seed=0):
-        """Split off ``fraction`` of the samples (drawn with ``seed``) as a second DataSet.
+    def split(self, ratio, seed=0):
+        """Split into two DataSets: ``ratio`` of the samples (drawn with ``seed``), and the rest.
 
-        Returns (rest, part); both keep this DataSet's batch size. The part is never shuffled
-        and keeps every sample (it is for validation).
+        As in Cogitare, ``train, validation = data.split(0.9)`` keeps 90% in the first. Both
+        keep the batch size; the first keeps shuffle and drop_last, the second (for validation)
+        is never shuffled and keeps every sample.
         """
-        if not 0 < fraction < 1:
-            raise ValueError(f"fraction={fraction!r} must be between 0 and 1, such as 0.1.")
-        n_part = int(round(self.num_samples * fraction))
-        if not 0 < n_part < self.num_samples:
-            raise ValueError(f"fraction={fraction} of {self.num_samples} samples leaves one side empty; "
-                             "use more data or another fraction.")
+        if not 0 < ratio < 1:
+            raise ValueError(f"ratio={ratio!r} must be between 0 and 1, such as 0.9 (90% in the first part).")
+        n_first = int(round(self.num_samples * ratio))
+        if not 0 < n_first < self.num_samples:
+            raise ValueError(f"ratio={ratio} of {self.num_samples} samples leaves one part empty; "
+                             "use more data or another ratio.")
         order = np.random.default_rng(seed).permutation(self.num_samples)
-        part_index, rest_index = np.sort(order[:n_part]), np.sort(order[n_part:])
-        rest = DataSet(self._take(rest_index), self.batch_size, self.shuffle, self.drop_last,
-                       seed=self.seed)
-        part = DataSet(self._take(part_index), self.batch_size, shuffle=False, drop_last=False)
-        return rest, part
+        first, second = np.sort(order[:n_first]), np.sort(order[n_first:])
+        return (DataSet(self._take(first), self.batch_size, self.shuffle, self.drop_last, seed=self.seed),
+                DataSet(self._take(second), self.batch_size, shuffle=False, drop_last=False))
 
     def _take(self, index):
         return [array[index if isinstance(array, np.ndarray) else torch.from_numpy(index)]

@@ -1,43 +1,50 @@
 """`Model`: an nn.Module that knows how to learn, evaluate, predict, save and load itself.
 
-A subclass writes two methods, ``forward(batch)`` and ``loss(output, batch)``; `learn` runs the
-loop (forward -> loss -> backward -> step) and fires events that plugins listen to:
+A subclass writes two methods, ``forward(batch)`` and ``loss(output, batch)``. `learn` is the
+plain PyTorch training loop (zero_grad, forward, loss, backward, step) plus events that plugins
+listen to (see events.py for how to write and register one):
 
     on_start
       on_start_epoch
         on_start_batch, before_backward, before_step, on_end_batch    (once per batch)
-      on_end_epoch                                                    (after validation)
-    on_stop_training                                                  (only when a plugin stopped it)
-    on_end                                                            (always, even after an error)
-
-A plugin is a function called with the training state as keyword arguments (take the ones you
-need and ``**_`` for the rest), or a `PluginInterface` object. The state holds: model, optimizer,
-dataset, validation_dataset, max_epochs, epoch, num_batches, batch_index, batch, output, loss,
-history and record (this epoch's figures: train_loss, val_loss, val_<metric>, seconds,
-images_per_second).
+      on_end_epoch                           (after validation; the epoch's record is in history)
+    on_stop_training                         (only when a plugin raised StopTraining)
+    on_end                                   (always, even after an error)
 """
 
 from __future__ import annotations
 
+import math
 import time
+from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 
 from .augment import mirror_batch
 from .checkpoint import load_checkpoint, save_checkpoint
-from .events import EVENTS, PluginInterface, StopTraining
+from .checks import whole_number
+from .events import EVENTS, StopTraining, TrainingState, plugin_handlers
+
 
 class Model(nn.Module):
-    """Base class: implement ``forward(batch)`` and ``loss(output, batch)``."""
+    """Base class: implement ``forward(batch)`` and ``loss(output, batch)``.
+
+    history: one dict per finished epoch (epoch, train_loss, val_loss, val_<metric>, seconds,
+        images_per_second), kept across calls of `learn` and saved with the weights.
+    weights_epoch: the epoch the weights in memory come from (0 before training); `learn` sets
+        it after each epoch, `EarlyStopping` when it restores the best epoch, `load` from the file.
+    state: the `TrainingState` of the last call of `learn` (``state.stop_reason`` says why it
+        stopped early).
+    """
 
     def __init__(self):
         super().__init__()
         self._plugins = {event: [] for event in EVENTS}
-        self.history = []  # one dict per finished epoch: train_loss, val_loss, ...
-        self.state = {}
-
-    # --- what a subclass writes -------------------------------------------------------------
+        self.history = []
+        self.weights_epoch = 0
+        self.state = None
 
     def forward(self, batch):
         raise NotImplementedError("a Model subclass must define forward(self, batch).")
@@ -48,137 +55,122 @@ class Model(nn.Module):
     # --- plugins ----------------------------------------------------------------------------
 
     def register_plugin(self, plugin, event=None, frequency=1):
-        """Call ``plugin`` on ``event`` (every ``frequency``-th time the event fires).
+        """Call ``plugin`` on ``event``, every ``frequency``-th time it fires (see events.py).
 
-        Without ``event``, a `PluginInterface` is registered on each event method it defines
-        (``on_end_epoch`` and so on), or on its ``event`` attribute.
+        ``register_plugin(function, "on_end_epoch")`` for a function; ``register_plugin(plugin)``
+        for a `PluginInterface` object, which says itself which events it listens to.
         """
-        if isinstance(frequency, bool) or not isinstance(frequency, int) or frequency < 1:
-            raise ValueError(f"frequency={frequency!r} must be a positive whole number, such as 1.")
-        if event is None:
-            handlers = _event_methods(plugin)
-            if not handlers:
-                raise ValueError(f"say when to call {plugin!r}: register_plugin(plugin, event) with event "
-                                 f"one of {', '.join(EVENTS)}.")
-        else:
-            if event not in EVENTS:
-                raise ValueError(f"event={event!r} is not an event of Model.learn: use one of {', '.join(EVENTS)}.")
-            if not callable(plugin):
-                raise TypeError(f"plugin {plugin!r} is not callable: pass a function or a PluginInterface.")
-            handlers = {event: plugin}
-        for name, handler in handlers.items():
-            self._plugins[name].append([handler, frequency, 0])
+        frequency = whole_number(frequency, "frequency", 1)
+        for name, (handler, every) in plugin_handlers(plugin, event, frequency).items():
+            self._plugins[name].append([handler, every, 0])
 
     def register_default_plugins(self):
-        """Progress bars per epoch and per batch, an epoch logger and a live loss plot."""
+        """Progress bars per epoch and per batch, an epoch logger and a live plot of the curves."""
         from .plugins import LivePlot, Logger, ProgressBar
 
-        self.register_plugin(ProgressBar("epoch"))
-        self.register_plugin(ProgressBar("batch"))
-        self.register_plugin(Logger())
-        self.register_plugin(LivePlot())
+        for plugin in (ProgressBar("epoch"), ProgressBar("batch"), Logger(), LivePlot()):
+            self.register_plugin(plugin)
 
     def _fire(self, event):
         for entry in self._plugins[event]:
             handler, frequency, count = entry
             entry[2] = count + 1
             if entry[2] % frequency == 0:
-                handler(**self.state)
+                try:
+                    handler(**self.state.as_kwargs())
+                except StopIteration as error:  # would end a surrounding loop without a word
+                    raise RuntimeError(f"the {event} plugin {handler!r} raised StopIteration; raise StopTraining "
+                                       "to stop training.") from error
 
     # --- training ---------------------------------------------------------------------------
 
-    def learn(self, dataset, optimizer, validation_dataset=None, max_epochs=10, metrics=None):
+    def learn(self, dataset, optimizer, validation_dataset=None, max_epochs=50, metrics=None):
         """Train on ``dataset`` for at most ``max_epochs`` epochs; True if it ran them all.
 
         validation_dataset: evaluated after every epoch (loss plus ``metrics``, a dict of
-            name -> fn(output, batch)); the figures land in ``history`` as val_<name>.
-        Returns False when a plugin stopped training (by raising `StopTraining`).
+            name -> fn(output, batch)); the figures land in the epoch's record as val_<name>.
+        Returns False when a plugin stopped training with `StopTraining`, or when the training
+        loss stopped being a number (the learning rate is then too high).
         """
-        if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
-            raise ValueError(f"max_epochs={max_epochs!r} must be a whole number >= 1, such as 10.")
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"optimizer={optimizer!r} is not a torch.optim optimizer: "
-                            "pass one such as torch.optim.Adam(model.parameters(), lr=1e-3).")
+        max_epochs = whole_number(max_epochs, "max_epochs", 10)
+        self._check_optimizer(optimizer)
         metrics = {"loss": self.metric_loss, **(metrics or {})}
-        self.state = {
-            "model": self, "optimizer": optimizer, "dataset": dataset,
-            "validation_dataset": validation_dataset, "max_epochs": max_epochs,
-            "history": self.history, "epoch": len(self.history), "num_batches": len(dataset),
-            "batch_index": 0, "batch": None, "output": None, "loss": None, "record": None,
-        }
-        completed = True
+        state = self.state = TrainingState(self, optimizer, dataset, validation_dataset, max_epochs,
+                                           self.history, num_batches=len(dataset), epoch=len(self.history))
         try:
             self._fire("on_start")
-            for _ in range(max_epochs):
-                try:
-                    self._learn_epoch(dataset, optimizer)
-                    if validation_dataset is not None:
-                        values = self.evaluate_with_metrics(validation_dataset, metrics)
-                        self.state["record"].update({f"val_{name}": value for name, value in values.items()})
-                except BaseException:  # StopTraining, KeyboardInterrupt, an error: the epoch is unfinished
-                    self._drop_unfinished_epoch()
-                    raise
+            for state.epoch in range(len(self.history) + 1, len(self.history) + max_epochs + 1):
+                record = self._train_one_epoch(dataset, optimizer)
+                if validation_dataset is not None:
+                    values = self.evaluate_with_metrics(validation_dataset, metrics)
+                    record.update({f"val_{name}": value for name, value in values.items()})
+                self.history.append(record)  # only finished epochs: an interrupted one leaves no trace
+                self.weights_epoch = state.epoch
                 self._fire("on_end_epoch")
+                if not math.isfinite(record["train_loss"]):
+                    raise StopTraining(f"the training loss became {record['train_loss']} in epoch {state.epoch}: "
+                                       "training diverged; lower the learning rate.")
         except StopTraining as stop:
-            completed = False
-            self.state["stop_reason"] = str(stop)
+            state.stop_reason = str(stop)
             self._fire("on_stop_training")
+            return False
         finally:
             self._fire("on_end")
-        return completed
+        return True
 
-    def _learn_epoch(self, dataset, optimizer):
+    def _train_one_epoch(self, dataset, optimizer):
         state = self.state
-        state["epoch"] += 1
-        record = {"epoch": state["epoch"]}
-        state["record"] = record
-        self.history.append(record)
-        state["batch_index"] = 0
+        state.record = record = {"epoch": state.epoch}
+        state.batch_index = 0
         self.train()
         self._fire("on_start_epoch")
-        started = time.perf_counter()
-        loss_sum, seen = 0.0, 0
+        started, loss_sum, seen = time.perf_counter(), 0.0, 0
         batches = iter(dataset)
         try:
-            for state["batch_index"], batch in enumerate(batches, start=1):
+            for state.batch_index, batch in enumerate(batches, start=1):
                 if seen == 0:
-                    self._check_device(batch)
-                state["batch"] = batch
+                    self._check_batch(batch)
+                state.batch = batch
                 self._fire("on_start_batch")
                 optimizer.zero_grad(set_to_none=True)
-                state["output"] = output = self(batch)
-                state["loss"] = loss = self.loss(output, batch)
+                state.output = output = self(batch)
+                state.loss = loss = self.loss(output, batch)
                 self._fire("before_backward")
                 loss.backward()
                 self._fire("before_step")
                 optimizer.step()
                 n = _batch_size(batch)
-                loss_sum = loss.detach() * n + loss_sum  # stays on the device: no sync per batch
+                loss_sum = loss.detach() * n + loss_sum  # stays on the device: no wait for the GPU per batch
                 seen += n
                 self._fire("on_end_batch")
         finally:
-            getattr(batches, "close", lambda: None)()  # stop a background loader we left early
+            getattr(batches, "close", lambda: None)()  # stop a background loader the loop left early
         if seen == 0:
             raise ValueError("the training dataset gave no batches: it is empty, or drop_last=True "
                              "with fewer samples than batch_size.")
         seconds = time.perf_counter() - started
+        state.batch = state.output = state.loss = None
         record.update(train_loss=float(loss_sum) / seen, seconds=seconds, images_per_second=seen / seconds)
-        state["batch"] = state["output"] = state["loss"] = None
+        return record
 
-    def _drop_unfinished_epoch(self):
-        """``history`` holds finished epochs only (as Keras's does): an interrupted one leaves no
-        half-filled record for the plots and notebooks to trip over."""
-        if self.history and self.history[-1] is self.state.get("record"):
-            self.history.pop()
-            self.state["epoch"] -= 1
-            self.state["record"] = self.history[-1] if self.history else None
+    def _check_optimizer(self, optimizer):
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer={optimizer!r} is not a torch.optim optimizer: "
+                            "pass one such as torch.optim.Adam(model.parameters(), lr=1e-3).")
+        mine = {id(p) for p in self.parameters()}
+        if mine and not any(id(p) in mine for group in optimizer.param_groups for p in group["params"]):
+            raise ValueError("the optimizer updates none of this model's parameters (was it made for another "
+                             "model?): make it from this one, torch.optim.Adam(model.parameters(), ...).")
 
-    def _check_device(self, batch):
-        first = _first(batch)
+    def _check_batch(self, batch):
+        inputs = _first(batch)
+        if isinstance(inputs, np.ndarray):
+            raise TypeError("the batches hold numpy arrays, and the model needs tensors: convert them as they "
+                            "load, AsyncDataLoader(dataset, on_batch_loaded=batch_to_tensors).")
         param = next(self.parameters(), None)
-        if isinstance(first, torch.Tensor) and param is not None and first.device != param.device:
-            raise RuntimeError(f"the batches are on {first.device} but the model is on {param.device}: "
-                               f"move the model with model.to({str(first.device)!r}), or load the batches "
+        if isinstance(inputs, torch.Tensor) and param is not None and inputs.device != param.device:
+            raise RuntimeError(f"the batches are on {inputs.device} but the model is on {param.device}: "
+                               f"move the model with model.to({str(inputs.device)!r}), or load the batches "
                                f"onto {param.device}.")
 
     # --- evaluation -------------------------------------------------------------------------
@@ -193,15 +185,16 @@ class Model(nn.Module):
 
         Batches are weighted by their size, so a smaller last batch counts exactly as much as
         its samples do. Dropout is off while evaluating; the model's mode is restored after.
-        mirror=True: the output for each image is the mean of the outputs for it and for its
-        mirror image (left-right), as in `predict`; with log-probabilities the loss is then the
-        mean of the two views' losses.
+        mirror=True: each image's output is the mean of the outputs for it and its mirror image
+        (left-right), as in `predict`.
         """
         if not metrics:
             raise ValueError("metrics is empty: pass a dict such as {'loss': model.metric_loss}.")
         totals, seen = dict.fromkeys(metrics, 0.0), 0
         with _eval_mode(self):
             for batch in dataset:
+                if seen == 0:
+                    self._check_batch(batch)
                 output = self._output(batch, mirror)
                 n = _batch_size(batch)
                 for name, fn in metrics.items():
@@ -220,17 +213,22 @@ class Model(nn.Module):
         """The model's output for one batch, in eval mode (no dropout) and without gradient.
 
         mirror=True averages the outputs for the images and for their mirror images (test-time
-        augmentation: for photos, where left and right do not matter, it is usually more accurate).
-        For log-probabilities, as `CNN` gives, the average is the log of a geometric mean: its
-        argmax is the combined prediction, but its exp() does not sum to 1 (apply log_softmax
-        again when you need probabilities).
+        augmentation). For log-probabilities, as `CNN` gives, the average is the log of a
+        geometric mean: its argmax is the combined prediction, but its exp() does not sum to 1
+        (apply log_softmax again when you need probabilities).
         """
         with _eval_mode(self):
             return self._output(batch, mirror)
 
     @torch.no_grad()
     def predict_dataset(self, dataset, mirror=False):
-        """The outputs for every batch of ``dataset``, joined in order, on the CPU."""
+        """The outputs for every batch of ``dataset``, joined in order, on the CPU.
+
+        The dataset must not shuffle: the outputs are lined up with its samples in their order.
+        """
+        if getattr(getattr(dataset, "dataset", dataset), "shuffle", False):
+            raise ValueError("predict_dataset: this dataset shuffles its samples, so the outputs would not line "
+                             "up with your labels; make it with DataSet(..., shuffle=False).")
         with _eval_mode(self):
             return torch.cat([self._output(batch, mirror).cpu() for batch in dataset])
 
@@ -242,45 +240,41 @@ class Model(nn.Module):
 
     # --- checkpoints ------------------------------------------------------------------------
 
-    def save(self, path):
-        """Write weights and history to ``path`` atomically (temporary file, then rename)."""
-        return save_checkpoint({"architecture": type(self).__name__, "state_dict": self.state_dict(),
-                                "history": self.history}, path)
+    def save(self, path, weights=None, epoch=None):
+        """Write weights, history and weights_epoch to ``path`` atomically.
+
+        weights, epoch: save these instead of the weights in memory and `weights_epoch` (as
+        `EarlyStopping` does with the best epoch's weights).
+        """
+        return save_checkpoint({"architecture": type(self).__name__,
+                                "state_dict": self.state_dict() if weights is None else weights,
+                                "history": self.history,
+                                "epoch": self.weights_epoch if epoch is None else epoch}, path)
 
     def load(self, path, with_history=True):
-        """Load weights (and, unless with_history=False, history) saved by `save`.
+        """Load weights (and, unless with_history=False, history) saved by `save`; returns the model.
 
         The weights land on whatever device this model is on.
         """
         checkpoint = load_checkpoint(path)
         if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
             raise ValueError(f"{path} was not written by Model.save: it has no state_dict.")
-        architecture = checkpoint.get("architecture")
-        mine = type(self).__name__
+        architecture, mine = checkpoint.get("architecture"), type(self).__name__
         if architecture != mine:
             raise ValueError(f"{path} holds a {architecture} checkpoint, not a {mine}: load it into a "
                              f"{architecture}, or train this {mine} and save it.")
         ours, theirs = self.state_dict(), checkpoint["state_dict"]
-        misfits = [name for name in ours.keys() | theirs.keys()
-                   if name not in ours or name not in theirs or ours[name].shape != theirs[name].shape]
-        if misfits:  # checked before loading: load_state_dict would copy what fits, then fail
-            name = sorted(misfits)[0]
-            shapes = [tuple(sd[name].shape) if name in sd else "missing" for sd in (theirs, ours)]
-            raise ValueError(f"{path} holds {mine} weights of other shapes ({name}: {shapes[0]} in the file, "
+        misfits = sorted(name for name in ours.keys() | theirs.keys()
+                         if name not in ours or name not in theirs or ours[name].shape != theirs[name].shape)
+        if misfits:  # checked first: load_state_dict would copy what fits, then fail
+            shapes = [tuple(sd[misfits[0]].shape) if misfits[0] in sd else "missing" for sd in (theirs, ours)]
+            raise ValueError(f"{path} holds {mine} weights of other shapes ({misfits[0]}: {shapes[0]} in the file, "
                              f"{shapes[1]} here): build the model with the settings it was trained with.")
         self.load_state_dict(theirs)
+        self.weights_epoch = int(checkpoint.get("epoch", len(checkpoint.get("history", []))))
         if with_history:
             self.history = list(checkpoint.get("history", []))
         return self
-
-
-def _event_methods(plugin):
-    if not isinstance(plugin, PluginInterface):
-        return {}
-    handlers = {event: getattr(plugin, event) for event in EVENTS if callable(getattr(plugin, event, None))}
-    if not handlers and getattr(plugin, "event", None) in EVENTS:
-        handlers = {plugin.event: plugin}
-    return handlers
 
 
 def _first(batch):
@@ -292,15 +286,12 @@ def _batch_size(batch):
     return len(_first(batch))
 
 
-class _eval_mode:
-    """Switch a module to eval mode for a block, then back to the mode it was in."""
-
-    def __init__(self, module):
-        self.module = module
-
-    def __enter__(self):
-        self.was_training = self.module.training
-        self.module.eval()
-
-    def __exit__(self, *exc_info):
-        self.module.train(self.was_training)
+@contextmanager
+def _eval_mode(module):
+    """Switch a module to eval mode (no dropout, batch-norm statistics fixed) for a block, then back."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)

@@ -3,8 +3,15 @@
 import os
 from pathlib import Path
 
+from .parameters import check_parameters
+
 QUICK_ENV = "CIFAR_QUICK"
 HEADLESS_ENV = "CIFAR_HEADLESS"
+
+# What the quick profile changes, where a notebook has the parameter: synthetic data, a run
+# folder of its own, and at most this many epochs; small networks for notebook 6.
+QUICK_SETTINGS = {"source": "synthetic", "run_dir": "runs/quick"}
+QUICK_AT_MOST = {"max_epochs": 2, "epochs": 2}
 
 
 def in_notebook() -> bool:
@@ -62,3 +69,21 @@ def lesson_path(path) -> Path:
         if (folder / "notebooks" / "01_loading.ipynb").is_file():
             return Path(os.path.relpath(folder / path, here))
     return path
+
+
+def notebook_setup(namespace: dict) -> dict:
+    """Everything a notebook does with its parameters before its own work, in one call.
+
+    ``notebook_setup(globals())`` right after the parameters cell: `check_parameters` (text
+    such as "false" from papermill becomes False; a bad value stops here, named), the quick
+    profile when the project's tests run (`quick_profile`), and ``data_dir``/``run_dir``
+    resolved from the lesson's top folder (`lesson_path`). Returns the checked parameters.
+    """
+    parameters = check_parameters(namespace)
+    if quick_profile():
+        namespace.update({k: v for k, v in QUICK_SETTINGS.items() if k in namespace})
+        namespace.update({k: min(v, namespace[k] or v) for k, v in QUICK_AT_MOST.items() if k in namespace})
+    for name in ("data_dir", "run_dir"):
+        if name in namespace:
+            namespace[name] = lesson_path(namespace[name])
+    return parameters

@@ -42,16 +42,23 @@ def batch_to_tensors(batch, device="cpu"):
         raise ValueError(f"batch_to_tensors: images have shape {tuple(images.shape)}, expected RGB images "
                          "(N, height, width, 3) as load_cifar10 gives.")
     device = torch.device(device)
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     if device.type == "cpu":
         images = np.asarray(images)
         x = np.empty(images.shape, dtype=np.float32)
         for c in range(3):
             np.take(_TABLE[c], images[..., c], out=x[..., c])
-        return torch.from_numpy(x).permute(0, 3, 1, 2), torch.as_tensor(np.asarray(labels), dtype=torch.int64)
-    x = torch.as_tensor(images).pin_memory().to(device, non_blocking=True)
-    y = torch.as_tensor(labels, dtype=torch.int64).pin_memory().to(device, non_blocking=True)
-    scale, shift = _constants_on(device)
-    return x.float().mul_(scale).sub_(shift).permute(0, 3, 1, 2), y
+        return torch.from_numpy(x).permute(0, 3, 1, 2), labels
+    x = torch.as_tensor(images)
+    if device.type == "cuda":
+        x, labels = x.pin_memory(), labels.pin_memory()
+    return _normalise(x.to(device, non_blocking=True)), labels.to(device, non_blocking=True)
+
+
+def _normalise(x):
+    """uint8 (N, H, W, 3) tensor -> normalised float (N, 3, H, W), channels last, on x's device."""
+    scale, shift = _constants_on(x.device)
+    return x.float().mul_(scale).sub_(shift).permute(0, 3, 1, 2)
 
 
 @functools.cache

@@ -41,10 +41,10 @@ def synthetic_tensors(synthetic_train):
 
 @pytest.fixture
 def make_dataset(synthetic_tensors):
-    """make_dataset(n, batch_size, **kw): a DataSet of the first n synthetic tensors."""
-    def make(n=64, batch_size=16, **kwargs):
+    """make_dataset(n, batch_size, **kw): a DataSet of the first n synthetic tensors, in order unless shuffle=True."""
+    def make(n=64, batch_size=16, shuffle=False, **kwargs):
         x, y = synthetic_tensors
-        return DataSet([x[:n], y[:n]], batch_size=batch_size, **kwargs)
+        return DataSet([x[:n], y[:n]], batch_size=batch_size, shuffle=shuffle, **kwargs)
     return make
 
 

@@ -24,7 +24,7 @@ def no_loader_threads(timeout=2.0):
 
 @pytest.fixture
 def dataset():
-    return DataSet([np.arange(50), np.arange(50) * 2], batch_size=4)  # 13 batches, the last of 2
+    return DataSet([np.arange(50), np.arange(50) * 2], batch_size=4, shuffle=False)  # 13 batches, the last of 2
 
 
 def double(batch):
@@ -73,7 +73,7 @@ def test_cache_fills_the_buffer_before_iteration(dataset):
 
 
 def test_cache_on_a_short_epoch_returns(dataset):
-    small = DataSet([np.arange(3)], batch_size=1)
+    small = DataSet([np.arange(3)], batch_size=1, shuffle=False)
     with AsyncDataLoader(small, buffer_size=10) as loader:
         loader.cache()
         assert len(list(loader)) == 3
@@ -155,3 +155,78 @@ def test_bad_buffer_size(dataset, buffer_size):
 def test_on_batch_loaded_must_be_callable(dataset):
     with pytest.raises(TypeError, match="on_batch_loaded"):
         AsyncDataLoader(dataset, on_batch_loaded="batch_to_tensors")
+
+
+def test_a_second_iteration_while_one_runs_is_independent(dataset):
+    """Iterating the loader inside a running epoch (an Evaluator over the training loader, say) used
+    to end the first epoch silently; each iteration is now its own epoch."""
+    with AsyncDataLoader(dataset, buffer_size=2) as loader:
+        outer, inner_lengths = [], []
+        for x, _ in loader:
+            outer.extend(int(i) for i in x)
+            inner_lengths.append(len(list(loader)))
+    assert outer == list(range(50))
+    assert inner_lengths == [13] * 13
+    assert no_loader_threads()
+
+
+def test_training_with_an_evaluator_over_the_training_loader(tiny_model, synthetic_tensors):
+    import torch
+
+    from cifar_helpers import Evaluator
+    from cifar_helpers.metrics import classification_accuracy
+
+    x, y = synthetic_tensors
+    loader = AsyncDataLoader(DataSet([x[:160], y[:160]], batch_size=16, shuffle=False))
+    seen = []
+    tiny_model.register_plugin(lambda batch_index, **_: seen.append(batch_index), "on_end_batch")
+    evaluator = Evaluator(loader, {"accuracy": classification_accuracy}, prefix="train")
+    tiny_model.register_plugin(lambda model, record, **_: evaluator.on_end_epoch(model, record), "on_end_batch")
+    tiny_model.learn(loader, torch.optim.SGD(tiny_model.parameters(), lr=0.1), max_epochs=1)
+    assert seen == list(range(1, 11))  # all 10 batches trained, not cut short
+
+
+def stop_iteration_on_third(batch):
+    if batch[0][0] >= 8:
+        raise StopIteration
+    return batch
+
+
+def test_stop_iteration_from_on_batch_loaded_is_an_error_not_the_end_of_the_epoch(dataset):
+    with pytest.raises(RuntimeError, match="on_batch_loaded raised StopIteration"):
+        list(AsyncDataLoader(dataset, on_batch_loaded=stop_iteration_on_third))
+    assert no_loader_threads()
+
+
+def test_next_takes_batches_that_the_next_loop_continues_from(dataset):
+    """The seed tutorial calls next(loader) before training; the first epoch then goes on from there."""
+    with AsyncDataLoader(dataset, buffer_size=3) as loader:
+        first = next(loader)
+        second = next(loader)
+        rest = list(loader)
+        assert [b[0].tolist() for b in (first, second)] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+        assert len(rest) == 11 and rest[0][0].tolist() == [8, 9, 10, 11]
+        assert len(list(loader)) == 13  # the next epoch is whole
+        assert len([next(loader) for _ in range(13)]) == 13
+        with pytest.raises(StopIteration):
+            next(loader)  # the end of that epoch
+        assert next(loader)[0].tolist() == [0, 1, 2, 3]  # and then a new one
+
+
+@pytest.mark.parametrize("buffer_size", [1, 2])
+def test_closing_a_full_small_buffer_never_hangs(buffer_size):
+    small = DataSet([np.arange(6)], batch_size=1, shuffle=False)
+    loader = AsyncDataLoader(small, buffer_size=buffer_size)
+    batches = iter(loader)
+    next(batches)
+    time.sleep(0.05)  # let the thread fill the buffer and block on it
+    closer = threading.Thread(target=loader.close)
+    closer.start()
+    closer.join(timeout=5)
+    assert not closer.is_alive() and no_loader_threads(timeout=0)
+
+
+def test_an_abandoned_epoch_stops_its_thread(dataset):
+    loader = AsyncDataLoader(dataset, buffer_size=2)
+    next(iter(loader))  # the epoch's iterator is dropped at once
+    assert no_loader_threads()

@@ -7,11 +7,23 @@ import torch
 from cifar_helpers import DataSet
 
 
-def make(n=10, **kwargs):
-    """Images whose first pixel is the sample's index, and labels equal to index * 10."""
+def make(n=10, shuffle=False, **kwargs):
+    """Images whose first pixel is the sample's index, and labels equal to index * 10 (in order by default)."""
     images = np.zeros((n, 32, 32, 3), dtype=np.uint8)
     images[:, 0, 0, 0] = np.arange(n)
-    return DataSet([images, np.arange(n) * 10], **kwargs)
+    return DataSet([images, np.arange(n) * 10], shuffle=shuffle, **kwargs)
+
+
+def test_the_defaults_are_the_seeds():
+    """Cogitare's DataSet(data, batch_size=1, shuffle=True, drop_last=False)."""
+    images = np.zeros((6, 32, 32, 3), dtype=np.uint8)
+    images[:, 0, 0, 0] = np.arange(6)
+    dataset = DataSet([images, np.arange(6) * 10])
+    assert (dataset.batch_size, dataset.shuffle, dataset.drop_last, len(dataset)) == (1, True, False, 6)
+    np.random.seed(0)
+    orders = [epoch_order(DataSet([images, np.arange(6) * 10])) for _ in range(4)]
+    assert all(sorted(order) == list(range(6)) for order in orders)
+    assert any(order != list(range(6)) for order in orders)
 
 
 def indices(batch):
@@ -79,29 +91,30 @@ def test_numpy_and_torch_arrays_give_the_same_batches(shuffle):
 
 
 def test_lists_are_turned_into_arrays():
-    batches = list(DataSet([[1, 2, 3], [4, 5, 6]], batch_size=2))
+    batches = list(DataSet([[1, 2, 3], [4, 5, 6]], batch_size=2, shuffle=False))
     assert isinstance(batches[0][0], np.ndarray)
     np.testing.assert_array_equal(batches[1][1], [6])
 
 
 @pytest.mark.parametrize("as_torch", [False, True])
-def test_split_sizes_disjoint_and_deterministic(as_torch):
+def test_split_gives_ratio_then_the_rest_disjoint_and_deterministic(as_torch):
+    """As Cogitare's: train, validation = data.split(0.8) keeps 80% in the first part."""
     images = np.arange(100)
     data = [torch.from_numpy(images), torch.from_numpy(images * 10)] if as_torch else [images, images * 10]
     dataset = DataSet(data, batch_size=16, shuffle=True, drop_last=True, seed=0)
-    rest, part = dataset.split(0.2, seed=5)
-    assert (rest.num_samples, part.num_samples) == (80, 20)
-    rest_ids = np.asarray(rest.data[0]).tolist()
-    part_ids = np.asarray(part.data[0]).tolist()
-    assert sorted(rest_ids + part_ids) == list(range(100))
-    np.testing.assert_array_equal(np.asarray(part.data[1]), np.asarray(part.data[0]) * 10)
-    assert (rest.batch_size, rest.shuffle, rest.drop_last) == (16, True, True)
-    assert (part.batch_size, part.shuffle, part.drop_last) == (16, False, False)
-    assert np.asarray(dataset.split(0.2, seed=5)[1].data[0]).tolist() == part_ids
-    assert np.asarray(dataset.split(0.2, seed=6)[1].data[0]).tolist() != part_ids
+    first, second = dataset.split(0.8, seed=5)
+    assert (first.num_samples, second.num_samples) == (80, 20)
+    first_ids = np.asarray(first.data[0]).tolist()
+    second_ids = np.asarray(second.data[0]).tolist()
+    assert sorted(first_ids + second_ids) == list(range(100))
+    np.testing.assert_array_equal(np.asarray(second.data[1]), np.asarray(second.data[0]) * 10)
+    assert (first.batch_size, first.shuffle, first.drop_last) == (16, True, True)
+    assert (second.batch_size, second.shuffle, second.drop_last) == (16, False, False)
+    assert np.asarray(dataset.split(0.8, seed=5)[1].data[0]).tolist() == second_ids
+    assert np.asarray(dataset.split(0.8, seed=6)[1].data[0]).tolist() != second_ids
 
 
-@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "64"])
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "sixty-four"])
 def test_bad_batch_size(batch_size):
     with pytest.raises(ValueError, match="batch_size"):
         make(batch_size=batch_size)
@@ -116,12 +129,12 @@ def test_bad_data():
         DataSet([])
 
 
-@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5])
-def test_bad_fraction(fraction):
-    with pytest.raises(ValueError, match="fraction"):
-        make(10).split(fraction)
+@pytest.mark.parametrize("ratio", [0, 1, -0.1, 1.5])
+def test_bad_ratio(ratio):
+    with pytest.raises(ValueError, match="ratio"):
+        make(10).split(ratio)
 
 
 def test_fraction_that_leaves_a_side_empty():
     with pytest.raises(ValueError, match="empty"):
-        make(10).split(0.01)
+        make(10).split(0.99)

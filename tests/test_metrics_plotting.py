@@ -165,3 +165,20 @@ def test_prediction_gallery_keeps_right_and_wrong_on_separate_rows():
     assert sum(bool(ax.images) for ax in axes[:8]) == 3, "first row: the 3 right ones, then empty places"
     assert sum(bool(ax.images) for ax in axes[8:]) == 7, "second row: the wrong ones"
     assert all(ax.title.get_color() == "red" for ax in axes[8:15])
+
+
+def test_batch_to_tensors_off_the_cpu_keeps_shapes_types_and_layout():
+    """The path for GPUs, run on PyTorch's 'meta' device (shapes and types, no data)."""
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    x, y = batch_to_tensors((images, [1, 2, 3, 4]), device="meta")
+    assert x.device.type == y.device.type == "meta"
+    assert x.shape == (4, 3, 32, 32) and x.dtype == torch.float32 and y.dtype == torch.int64
+    assert x.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_the_gpu_normalisation_computes_what_the_cpu_table_does():
+    from cifar_helpers.transforms import _normalise
+
+    images = np.random.default_rng(0).integers(0, 256, size=(8, 32, 32, 3), dtype=np.uint8)
+    on_cpu, _ = batch_to_tensors((images, np.zeros(8)))
+    torch.testing.assert_close(_normalise(torch.from_numpy(images)), on_cpu, atol=1e-5, rtol=0)

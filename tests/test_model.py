@@ -1,16 +1,22 @@
-"""Model: learning, events and their state, determinism, eval mode, weighted metrics, stopping,
-argument errors, and checkpoints (round trip, wrong model, crash while saving, GPU files)."""
+"""Model: learning, events and their state, plugin registration, determinism, eval mode, weighted
+metrics, stopping, argument errors, and checkpoints (round trip, wrong model, crash or full disk
+while saving, GPU files)."""
 
+import math
+import os
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cifar_helpers import CNN, EVENTS, DataSet, Model, PluginInterface, StopTraining, set_seed
+import cifar_helpers.files
+from cifar_helpers import (CNN, EVENTS, AsyncDataLoader, DataSet, EarlyStopping, Model, PluginInterface, ProgressBar,
+                           StopTraining, set_seed)
 from cifar_helpers.checkpoint import load_checkpoint, save_checkpoint
 from cifar_helpers.metrics import classification_accuracy
 
@@ -89,29 +95,52 @@ def test_frequency(tiny_model, make_dataset):
     assert calls == [(1, 2), (2, 1), (2, 3)]
 
 
-def test_plugin_interface_object_is_registered_on_its_methods_or_its_event(tiny_model, make_dataset):
-    class Counter(PluginInterface):
-        def __init__(self):
-            self.counts = {}
+class Counter(PluginInterface):
+    def __init__(self):
+        self.counts = {}
 
-        def on_start_epoch(self, **_):
-            self.counts["epochs"] = self.counts.get("epochs", 0) + 1
+    def on_start_epoch(self, **_):
+        self.counts["epochs"] = self.counts.get("epochs", 0) + 1
 
-        def on_end_batch(self, **_):
-            self.counts["batches"] = self.counts.get("batches", 0) + 1
+    def on_end_batch(self, **_):
+        self.counts["batches"] = self.counts.get("batches", 0) + 1
 
-    class EndOfTraining(PluginInterface):
-        event = "on_end"
+
+@pytest.mark.parametrize("event", [None, "on_start_epoch", "on_end_batch"])
+def test_a_plugin_object_is_registered_on_all_its_methods(tiny_model, make_dataset, event):
+    """register_plugin(plugin), and the seed's register_plugin(plugin, one_of_its_events), do the same."""
+    counter = Counter()
+    tiny_model.register_plugin(counter, event)
+    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=2)
+    assert counter.counts == {"epochs": 2, "batches": 6}
+
+
+def test_frequency_for_a_plugin_object_applies_to_the_event_named(tiny_model, make_dataset):
+    counter = Counter()
+    tiny_model.register_plugin(counter, "on_end_batch", frequency=3)
+    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=2)
+    assert counter.counts == {"epochs": 2, "batches": 2}
+
+
+def test_progress_bar_registered_the_seed_way_works(tiny_model, make_dataset, capsys):
+    """register_plugin(ProgressBar("batch"), "on_end_batch") used to pass and then fail in training."""
+    tiny_model.register_plugin(ProgressBar("batch"), "on_end_batch")
+    tiny_model.register_plugin(ProgressBar("epoch"), "on_end_epoch")
+    assert tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=2) is True
+    assert "2/2" in capsys.readouterr().out
+
+
+def test_a_callable_object_that_is_not_a_plugin_interface_is_a_function(tiny_model, make_dataset):
+    class Call:
         calls = 0
 
-        def function(self, **state):
+        def __call__(self, **_):
             self.calls += 1
 
-    counter, end = Counter(), EndOfTraining()
-    tiny_model.register_plugin(counter)
-    tiny_model.register_plugin(end)
-    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=2)
-    assert counter.counts == {"epochs": 2, "batches": 6} and end.calls == 1
+    call = Call()
+    tiny_model.register_plugin(call, "on_end_epoch")
+    tiny_model.learn(make_dataset(16, 16), sgd(tiny_model), max_epochs=3)
+    assert call.calls == 3
 
 
 def test_same_seed_same_losses(make_dataset, losses_of):
@@ -141,6 +170,13 @@ def test_dropout_is_off_in_predict_and_evaluate(make_dataset):
     model.eval()
     model.predict(batch)
     assert not model.training
+
+
+@pytest.mark.parametrize("wrap", [False, True], ids=["DataSet", "AsyncDataLoader"])
+def test_predict_dataset_refuses_a_shuffled_dataset(make_dataset, wrap):
+    dataset = make_dataset(40, 16, shuffle=True)
+    with pytest.raises(ValueError, match=r"shuffles its samples.*shuffle=False"):
+        CNN().predict_dataset(AsyncDataLoader(dataset) if wrap else dataset)
 
 
 def test_predict_dataset_joins_the_batches_in_order(make_dataset):
@@ -183,7 +219,7 @@ def test_stop_training_from_a_plugin(tiny_model, make_dataset):
     events = [event for event, _, _ in calls]
     assert events[-2:] == ["on_stop_training", "on_end"]
     assert events.count("on_end_epoch") == 1
-    assert tiny_model.state["stop_reason"] == "enough"
+    assert tiny_model.state.stop_reason == "enough"
     # The interrupted epoch leaves no half-filled record: history holds the finished epoch only.
     assert [r["epoch"] for r in tiny_model.history] == [1]
     assert set(tiny_model.history[0]) == {"epoch", "train_loss", "seconds", "images_per_second"}
@@ -201,7 +237,7 @@ def test_an_interrupted_epoch_leaves_only_finished_records(tiny_model, make_data
     validation = make_dataset(32, 16)
     if when == "validation":  # interrupted while the validation set is evaluated
         def validation_batches():
-            if tiny_model.state["epoch"] == 2 and armed and armed.pop():
+            if tiny_model.state.epoch == 2 and armed and armed.pop():
                 raise error("stop")
             yield from make_dataset(32, 16)
         validation = type("Validation", (), {"__iter__": lambda self: validation_batches()})()
@@ -247,17 +283,60 @@ def test_not_an_optimizer(tiny_model, make_dataset):
         tiny_model.learn(make_dataset(), "adam")
 
 
-def test_bad_plugin_registrations(tiny_model):
-    with pytest.raises(ValueError, match="on_end_of_time"):
-        tiny_model.register_plugin(print, "on_end_of_time")
-    with pytest.raises(TypeError, match="not callable"):
-        tiny_model.register_plugin("print", "on_end")
-    with pytest.raises(ValueError, match="say when"):
-        tiny_model.register_plugin(print)
-    with pytest.raises(ValueError, match="say when"):
-        tiny_model.register_plugin(PluginInterface())
-    with pytest.raises(ValueError, match="frequency"):
-        tiny_model.register_plugin(print, "on_end", frequency=0)
+def test_an_optimizer_of_another_model_is_refused(tiny_model, make_dataset):
+    from tests.conftest import TinyNet
+
+    other = TinyNet()
+    with pytest.raises(ValueError, match="updates none of this model's parameters"):
+        tiny_model.learn(make_dataset(), sgd(other), max_epochs=1)
+    partial = torch.optim.SGD([tiny_model.fc.bias], lr=0.1)  # a part of the model: fine-tuning is allowed
+    assert tiny_model.learn(make_dataset(16, 16), partial, max_epochs=1) is True
+
+
+def test_numpy_batches_get_a_line_naming_the_fix(tiny_model, synthetic_train):
+    batches = DataSet([synthetic_train.images[:32], synthetic_train.labels[:32]], batch_size=16)
+    with pytest.raises(TypeError, match=r"numpy arrays.*on_batch_loaded=batch_to_tensors"):
+        tiny_model.learn(batches, sgd(tiny_model), max_epochs=1)
+    with pytest.raises(TypeError, match="numpy arrays"):
+        tiny_model.evaluate(batches)
+
+
+@pytest.mark.parametrize("lr", [math.inf, math.nan])
+def test_a_loss_that_stops_being_a_number_stops_training_with_a_line(tiny_model, make_dataset, lr, capsys):
+    from cifar_helpers import Logger
+
+    tiny_model.register_plugin(Logger())
+    completed = tiny_model.learn(make_dataset(64, 16), torch.optim.SGD(tiny_model.parameters(), lr=lr), max_epochs=5)
+    assert completed is False
+    assert len(tiny_model.history) == 1  # the epoch that diverged is recorded (and logged), then training stops
+    assert "training diverged; lower the learning rate" in tiny_model.state.stop_reason
+    assert "nan" in capsys.readouterr().out
+
+
+def test_a_plugin_raising_stop_iteration_is_an_error_not_a_silent_stop(tiny_model, make_dataset):
+    def stray(**_):
+        next(iter([]))
+
+    tiny_model.register_plugin(stray, "on_end_batch")
+    with pytest.raises(RuntimeError, match="raised StopIteration; raise StopTraining"):
+        tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=1)
+
+
+@pytest.mark.parametrize("plugin, event, kwargs, error, message", [
+    (print, "on_end_of_time", {}, ValueError, "event='on_end_of_time' is not an event"),
+    ("print", "on_end", {}, TypeError, "not callable"),
+    (print, None, {}, ValueError, "say when"),
+    (PluginInterface(), None, {}, TypeError, "defines no event methods"),
+    (PluginInterface(), "on_end", {}, TypeError, "defines no event methods"),
+    (Counter(), "on_end", {}, ValueError, r"Counter listens to on_start_epoch, on_end_batch, not on_end"),
+    (ProgressBar("batch"), "on_end_epoch_typo", {}, ValueError, "is not an event"),
+    (Counter(), None, {"frequency": 2}, ValueError, "name the one it applies to"),
+    (print, "on_end", {"frequency": 0}, ValueError, "frequency=0 must be a positive whole number"),
+])
+def test_bad_plugin_registrations_fail_at_registration(tiny_model, plugin, event, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        tiny_model.register_plugin(plugin, event, **kwargs)
+    assert all(not handlers for handlers in tiny_model._plugins.values())  # nothing half-registered
 
 
 def test_batches_on_another_device_than_the_model(tiny_model):
@@ -286,7 +365,28 @@ def test_save_load_round_trip(tmp_path, make_dataset):
     for name, tensor in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
     assert loaded.history == model.history and len(loaded.history) == 2
+    assert model.weights_epoch == loaded.weights_epoch == 2
     assert CNN().load(path, with_history=False).history == []
+
+
+def test_save_other_weights_with_their_epoch(tmp_path):
+    model = CNN()
+    model.history = [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]
+    best = {name: torch.zeros_like(t) for name, t in model.state_dict().items()}
+    loaded = CNN().load(model.save(tmp_path / "m.pt", weights=best, epoch=2))
+    assert loaded.weights_epoch == 2 and len(loaded.history) == 3
+    assert all(not t.any() for t in loaded.state_dict().values())
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_while_saving_gives_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = CNN().save(tmp_path / "run" / "model.pt")
+    before = path.read_bytes()
+    monkeypatch.setattr(cifar_helpers.files, "_open_temporary", lambda tmp: open("/dev/full", "wb"))
+    with pytest.raises(OSError, match=r"could not write the checkpoint .*model.pt \(No space left on device\): "
+                                      r"free some disk space"):
+        CNN().save(path)
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["model.pt"]
 
 
 def test_load_into_another_architecture(tmp_path, tiny_model):

@@ -42,7 +42,8 @@ def test_early_stopping_stops_and_restores_the_best_weights(tmp_path, tiny_model
     assert same_weights(tiny_model.state_dict(), snapshots[3])
     assert [r["epoch"] for r in tiny_model.history] == [1, 2, 3, 4, 5, 6]  # history not rolled back
     assert path.is_file() and [p.name for p in path.parent.iterdir()] == ["best.pt"]  # no .tmp left
-    assert "epoch 3" in tiny_model.state["stop_reason"]
+    assert "epoch 3" in tiny_model.state.stop_reason
+    assert tiny_model.weights_epoch == 3
 
 
 def test_early_stopping_without_restore_keeps_the_last_weights(tmp_path, tiny_model, make_dataset):
@@ -58,6 +59,39 @@ def test_early_stopping_lets_an_improving_run_finish(tmp_path, tiny_model, make_
     feed_scores(tiny_model, [3.0, 2.0, 1.0])
     tiny_model.register_plugin(EarlyStopping(max_tries=1, path=tmp_path / "m.pt", metric="score"))
     assert tiny_model.learn(make_dataset(32, 16), sgd(tiny_model), max_epochs=3) is True
+
+
+def test_after_a_run_that_was_not_stopped_early_the_model_is_the_best_one(tmp_path, tiny_model, make_dataset):
+    """As Keras's restore_best_weights: the model in memory is the one in the file, not the last epoch's."""
+    snapshots = {}
+    feed_scores(tiny_model, [3.0, 1.0, 2.0, 2.5], snapshots)
+    path = tmp_path / "m.pt"
+    tiny_model.register_plugin(EarlyStopping(max_tries=5, path=path, metric="score"))
+    assert tiny_model.learn(make_dataset(32, 16), sgd(tiny_model), max_epochs=4) is True
+    assert not same_weights(snapshots[2], snapshots[4])
+    assert same_weights(tiny_model.state_dict(), snapshots[2]) and tiny_model.weights_epoch == 2
+    on_disk = type(tiny_model)().load(path)
+    assert same_weights(on_disk.state_dict(), snapshots[2]) and on_disk.weights_epoch == 2
+    assert [r["epoch"] for r in on_disk.history] == [1, 2, 3, 4]  # the whole run, beside its best weights
+
+
+def test_an_interrupted_run_leaves_weights_and_history_that_belong_together(tmp_path, tiny_model, make_dataset):
+    snapshots = {}
+    feed_scores(tiny_model, [3.0, 1.0, 2.0, 2.5, 0.5], snapshots)
+    path = tmp_path / "m.pt"
+    tiny_model.register_plugin(EarlyStopping(max_tries=5, path=path, metric="score"))
+
+    def ctrl_c(epoch, batch_index, **_):
+        if (epoch, batch_index) == (4, 1):
+            raise KeyboardInterrupt
+
+    tiny_model.register_plugin(ctrl_c, "on_end_batch")
+    with pytest.raises(KeyboardInterrupt):
+        tiny_model.learn(make_dataset(32, 16), sgd(tiny_model), max_epochs=5)
+    saved = type(tiny_model)().load(path)
+    assert [r["epoch"] for r in saved.history] == [1, 2, 3] and saved.weights_epoch == 2
+    assert same_weights(saved.state_dict(), snapshots[2])
+    assert same_weights(tiny_model.state_dict(), snapshots[2])  # restored in memory too
 
 
 @pytest.mark.parametrize("scores, kwargs, epochs, best_epoch", [

@@ -1,57 +1,68 @@
-"""`EarlyStopping`: keep the best model on disk, stop when it has not improved for a while."""
+"""`EarlyStopping`: keep the best model, on disk and in memory; stop when it has not improved for a while."""
 
 import math
 
+from ..checks import real_number, whole_number
 from ..events import PluginInterface, StopTraining
 
 
 class EarlyStopping(PluginInterface):
-    """After each epoch, compare ``metric`` with the best so far.
+    """After each epoch, compare ``metric`` (default: the validation loss) with the best so far.
 
-    Better by more than ``min_delta``: the model is saved to ``path`` (atomically). Not better
-    ``max_tries`` epochs in a row: the best weights are loaded back (``restore_best``) and
-    training stops, so `Model.learn` returns False.
+    Better by more than ``min_delta``: the weights are kept as the best. Not better ``max_tries``
+    epochs in a row: training stops (`Model.learn` returns False).
+
+    path: after every epoch (once there is a best) the best weights and the whole history so
+        far are written there, atomically, so the file always describes a training run as far as
+        it got, even if it is interrupted.
+    restore_best: when training ends, however it ends (stopped early, all epochs run, or
+        interrupted), the best weights are put back into the model, as Keras's
+        ``restore_best_weights`` does. So after `learn` the model in memory is the one in ``path``.
     """
-
-    event = "on_end_epoch"
 
     def __init__(self, max_tries=5, path="model.pt", metric="val_loss", mode="min", min_delta=0.0,
                  restore_best=True):
-        if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
-            raise ValueError(f"max_tries={max_tries!r} must be a whole number >= 1, such as 5.")
         if mode not in ("min", "max"):
             raise ValueError(f"mode={mode!r} must be 'min' (losses) or 'max' (accuracies).")
-        if min_delta < 0:
-            raise ValueError(f"min_delta={min_delta!r} must be >= 0.")
-        self.max_tries, self.path, self.metric = max_tries, path, metric
-        self.mode, self.min_delta, self.restore_best = mode, min_delta, restore_best
+        self.max_tries = whole_number(max_tries, "max_tries", 5)
+        self.min_delta = real_number(min_delta, "min_delta", 0.0, low=0)
+        self.path, self.metric, self.mode, self.restore_best = path, metric, mode, restore_best
+        self.on_start()
+
+    def on_start(self, **_):
         self.best = None
         self.best_epoch = None
         self.tries = 0
+        self._best_weights = None
 
     def improved(self, value) -> bool:
+        if math.isnan(value):
+            return False
         if self.best is None:
-            return not math.isnan(value)
+            return True
         if self.mode == "min":
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
-    def function(self, model, record, epoch, **_):
+    def on_end_epoch(self, model, record, **_):
         if self.metric not in record:
             raise KeyError(f"EarlyStopping watches metric={self.metric!r}, but the epoch has only "
                            f"{sorted(record)}: pass validation_dataset to learn, or choose another metric.")
         value = record[self.metric]
         if self.improved(value):
-            self.best, self.best_epoch, self.tries = value, epoch, 0
-            model.save(self.path)
-            return
-        self.tries += 1
+            self.best, self.best_epoch, self.tries = value, record["epoch"], 0
+            self._best_weights = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+        else:
+            self.tries += 1
+        if self.path is not None and self._best_weights is not None:
+            model.save(self.path, weights=self._best_weights, epoch=self.best_epoch)
         if self.tries >= self.max_tries:
-            if self.restore_best and self.best_epoch is not None:
-                model.load(self.path, with_history=False)
-            if self.best is None:  # every value so far was NaN: nothing was saved
-                raise StopTraining(f"{self.metric} has not been a number for {self.tries} epochs; "
-                                   "no model was saved.")
-            raise StopTraining(f"{self.metric} has not improved for {self.tries} epochs; the best, "
-                               f"{self.best:.4f} at epoch {self.best_epoch}, is in {self.path}"
-                               + (" and restored" if self.restore_best else ""))
+            if self.best is None:
+                raise StopTraining(f"{self.metric} has not been a number for {self.tries} epochs; no model was kept.")
+            raise StopTraining(f"{self.metric} has not improved for {self.tries} epochs; the best, {self.best:.4f}, "
+                               f"is from epoch {self.best_epoch}")
+
+    def on_end(self, model, **_):
+        if self.restore_best and self._best_weights is not None:
+            model.load_state_dict(self._best_weights)
+            model.weights_epoch = self.best_epoch

@@ -11,13 +11,11 @@ class Evaluator(PluginInterface):
     validation_dataset this way; use an Evaluator for any further data set.
     """
 
-    event = "on_end_epoch"
-
     def __init__(self, dataset, metrics, prefix="test"):
         if not metrics:
             raise ValueError("metrics is empty: pass a dict such as {'accuracy': classification_accuracy}.")
         self.dataset, self.metrics, self.prefix = dataset, metrics, prefix
 
-    def function(self, model, record, **_):
+    def on_end_epoch(self, model, record, **_):
         values = model.evaluate_with_metrics(self.dataset, self.metrics)
         record.update({f"{self.prefix}_{name}": value for name, value in values.items()})

@@ -18,9 +18,7 @@ def format_record(record, max_epochs=None) -> str:
 class Logger(PluginInterface):
     """Print the epoch's record (losses, metrics, time, speed) when the epoch ends."""
 
-    event = "on_end_epoch"
-
-    def function(self, record, max_epochs, **_):
+    def on_end_epoch(self, record, max_epochs, **_):
         # A plain print: notebook progress bars are widgets that printing does not disturb, and
         # headless text bars draw nothing until training ends (see progress.py).
         print(format_record(record, max_epochs), flush=True)

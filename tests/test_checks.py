@@ -1,0 +1,105 @@
+"""Argument checks and the lesson's parameters: one clear line naming the parameter, text read as people mean it."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cifar_helpers import check_parameters, notebook_setup, parse_bool
+from cifar_helpers.checks import real_number, whole_number
+from cifar_helpers.parameters import RULES
+
+
+@pytest.mark.parametrize("value, expected", [
+    (True, True), (False, False), ("False", False), ("false", False), ("true", True), ("True", True),
+    ("0", False), ("1", True), ("yes", True), ("no", False), (" YES ", True), ("off", False), (0, False),
+    (1, True), (np.bool_(True), True),
+])
+def test_parse_bool(value, expected):
+    assert parse_bool(value) is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", 2, "ture", None, "", "none", 0.5])
+def test_parse_bool_rejects_other_values_naming_the_parameter(value):
+    with pytest.raises(ValueError, match=r"cuda=.*yes/no"):
+        parse_bool(value, "cuda")
+
+
+@pytest.mark.parametrize("value, expected", [(5, 5), ("5", 5), (np.int64(5), 5), (torch.tensor(5), 5)])
+def test_whole_number_accepts_numbers_and_text(value, expected):
+    assert whole_number(value, "n", 3) == expected and type(whole_number(value, "n", 3)) is int
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, 5.0, True, "x", None, "1e3"])
+def test_whole_number_refuses(value):
+    with pytest.raises(ValueError, match=r"batch_size=.* must be a positive whole number, such as 64"):
+        whole_number(value, "batch_size", 64)
+
+
+def test_whole_number_with_a_minimum_of_zero():
+    assert whole_number(0, "seed", 0, minimum=0) == 0
+    with pytest.raises(ValueError, match=r"seed=-1 must be a whole number >= 0"):
+        whole_number(-1, "seed", 0, minimum=0)
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, "inf", 0, -1e-3, True])
+def test_real_number_refuses_non_finite_and_out_of_range(value):
+    with pytest.raises(ValueError, match=r"learning_rate=.* must be a number > 0, such as 0.001"):
+        real_number(value, "learning_rate", 0.001, low=0, low_open=True)
+
+
+def test_real_number_bounds():
+    assert real_number("1e-3", "lr", 0.001, low=0, low_open=True) == 0.001
+    assert real_number(np.float32(0.5), "p", 0.5, low=0, high=1) == 0.5
+    with pytest.raises(ValueError, match=r"between 0 and 1 \(1 excluded\)"):
+        real_number(1, "dropout", 0.3, low=0, high=1, high_open=True)
+
+
+def test_check_parameters_reads_papermills_text_and_keeps_other_names():
+    namespace = {"random_flips": "false", "mirror": "True", "cuda": False, "train_subset": "None",
+                 "max_epochs": "3", "learning_rate": "1e-3", "widths": "32,64,128", "unrelated": "false"}
+    check_parameters(namespace)
+    assert namespace == {"random_flips": False, "mirror": True, "cuda": False, "train_subset": None,
+                         "max_epochs": 3, "learning_rate": 0.001, "widths": (32, 64, 128), "unrelated": "false"}
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("train_subset", -5, r"train_subset=-5 must be a positive whole number"),
+    ("random_flips", "flase", r"random_flips='flase' is not a yes/no value"),
+    ("learning_rate", math.inf, r"learning_rate=inf must be a number > 0"),
+    ("dropout", 1.0, r"dropout=1.0 must be a number between 0 and 1 \(1 excluded\)"),
+    ("validation_fraction", 0, r"validation_fraction=0 must be a number between 0 and 1"),
+    ("source", "web", r"source='web' must be one of 'auto', 'torchvision', 'local', 'synthetic'"),
+    ("widths", "32,64", r"widths='32,64' must be three channel counts"),
+    ("data_dir", "", r"data_dir='' must be a folder name"),
+])
+def test_check_parameters_names_the_notebook_parameter(name, value, message):
+    with pytest.raises(ValueError, match=message):
+        check_parameters({name: value})
+
+
+def test_every_boolean_parameter_goes_through_parse_bool():
+    for name in ("cuda", "random_flips", "mirror", "augment"):
+        assert RULES[name] is parse_bool
+
+
+def test_notebook_setup_checks_resolves_and_applies_the_quick_profile(tmp_path, monkeypatch, capsys):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_loading.ipynb").write_text("{}")
+    monkeypatch.chdir(tmp_path / "notebooks")
+    monkeypatch.setenv("CIFAR_QUICK", "0")
+    namespace = {"data_dir": "data", "run_dir": "runs/lesson", "source": "auto", "max_epochs": "10", "cuda": "false"}
+    notebook_setup(namespace)
+    assert {k: str(v) for k, v in namespace.items()} == {
+        "data_dir": "../data", "run_dir": "../runs/lesson", "source": "auto", "max_epochs": "10", "cuda": "False"}
+    assert namespace["max_epochs"] == 10 and namespace["cuda"] is False
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("CIFAR_QUICK", "1")
+    quick = {"data_dir": "data", "run_dir": "runs/lesson", "source": "auto", "max_epochs": 10}
+    notebook_setup(quick)
+    assert (quick["source"], str(quick["run_dir"]), quick["max_epochs"]) == ("synthetic", "../runs/quick", 2)
+    assert "QUICK PROFILE" in capsys.readouterr().out
+    one_epoch = {"max_epochs": 1}
+    notebook_setup(one_epoch)
+    assert one_epoch["max_epochs"] == 1  # the quick profile only ever lowers the number of epochs
