@@ -1,6 +1,8 @@
-# make run   - the whole lesson, headless (notebooks 01-05 with papermill) into runs/lesson
-# make test  - the whole test suite: unit tests, notebook runs, nbval over the committed notebooks
-# make lab   - open the lesson in JupyterLab
+# make run           - the whole lesson, headless (notebooks 01-06 with papermill) into runs/lesson
+# make test          - the whole test suite: unit tests, notebook runs, nbval over the committed notebooks
+# make lab           - open the lesson in JupyterLab
+# make student       - students' copies of the notebooks (no solutions) in student/
+# make browser-test  - notebooks 02, 04, 05 in JupyterLab in headless Chromium; screenshots in runs/browser-test
 # Each creates .venv and installs the project into it when that has not been done yet.
 
 PYTHON ?= python3
@@ -8,7 +10,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install run test lab lint bench real-check clean
+.PHONY: install run test lab student browser-test lint bench real-check clean
 
 install: $(VENV)/.installed
 
@@ -27,16 +29,23 @@ test: install
 lab: install
 	$(VENV)/bin/jupyter lab notebooks
 
+student: install
+	$(PY) -m cifar_helpers.classroom student-copies student
+
+browser-test: install
+	$(PY) -m pytest browser_tests -o addopts="-ra" -p no:cacheprovider
+
 lint: install
-	$(PY) -m ruff check cifar_helpers tests benchmarks tools
+	$(PY) -m ruff check cifar_helpers tests browser_tests benchmarks tools
 
 bench: install
 	$(PY) benchmarks/bench_training.py $(ARGS)
 
-# The default lesson end to end on real CIFAR-10 (CI has a copy in ../shared/data).
+# The default lesson (notebooks 01-05) end to end on real CIFAR-10 (CI has a copy in ../shared/data).
 REAL_DATA ?= ../shared/data
 real-check: install
-	$(PY) -m cifar_helpers.run --data-dir $(REAL_DATA) --source local --out runs/real-check --min-accuracy 0.58
+	$(PY) -m cifar_helpers.run --data-dir $(REAL_DATA) --source local --out runs/real-check --only 01 02 03 04 05 \
+		--min-accuracy 0.58
 
 clean:
-	rm -rf runs notebooks/runs .pytest_cache
+	rm -rf runs notebooks/runs student .pytest_cache

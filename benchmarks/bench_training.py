@@ -9,11 +9,14 @@ images), one epoch each, in three ways:
   (b) bare:     a plain PyTorch loop over the same uint8 arrays, converting each batch inline
   (c) tutorial: the PyTorch tutorial's way: a torchvision CIFAR10 dataset with per-image
                 ToTensor + Normalize, torch DataLoader with 2 workers
+  (d) torch:    PyTorch's DataLoader(batch_size=None, num_workers=1, pin_memory=<on a GPU>) over the
+                same DataSet batches and batch_to_tensors: the standard tool in place of AsyncDataLoader
   (a+) lesson:  (a) plus notebook 04's RandomFlip in the loader (not part of the targets)
 
 Each runs in its own process (so peak RSS is its own) after a short warm-up, in rounds of a, b, c, a+
-(--rounds, default 3); the script prints the median images/s, the peak RSS, and the ratios a/b
-and a/c (each the median of its per-round ratios). Targets: a/b >= 0.95, a/c >= 2, RSS <= 1.5 GB.
+(--rounds, default 3); the script prints the median images/s, the peak RSS, and the ratios a/b,
+a/c and a/d (each the median of its per-round ratios). Targets: a/b >= 0.95, a/c >= 2, RSS <= 1.5 GB;
+a/d says whether AsyncDataLoader earns its place next to PyTorch's DataLoader.
 Run it with nothing else busy: on 2 cores a second process skews every figure.
 """
 
@@ -45,7 +48,8 @@ def lesson_optimizer(model):
     return torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
 
 
-def train_library(split, epochs, flips=False):
+def warmed_up_model_and_data(split):
+    """The lesson's CNN and optimizer after a short warm-up, and the training DataSet (batch 64, shuffled)."""
     import cifar_helpers as ch
 
     model = ch.CNN()
@@ -53,7 +57,14 @@ def train_library(split, epochs, flips=False):
     warm = ch.DataSet([split.images[:WARMUP_BATCHES * BATCH_SIZE], split.labels[:WARMUP_BATCHES * BATCH_SIZE]],
                       BATCH_SIZE)
     model.learn(ch.AsyncDataLoader(warm, on_batch_loaded=ch.batch_to_tensors), optimizer, max_epochs=1)
-    data = ch.DataSet([split.images, split.labels], BATCH_SIZE, shuffle=True, drop_last=True, seed=0)
+    return model, optimizer, ch.DataSet([split.images, split.labels], BATCH_SIZE, shuffle=True, drop_last=True,
+                                        seed=0)
+
+
+def train_library(split, epochs, flips=False):
+    import cifar_helpers as ch
+
+    model, optimizer, data = warmed_up_model_and_data(split)
     flip = ch.RandomFlip(seed=0)
     prepare = (lambda batch: ch.batch_to_tensors(flip(batch))) if flips else ch.batch_to_tensors
     loader = ch.AsyncDataLoader(data, buffer_size=8, on_batch_loaded=prepare)
@@ -96,17 +107,13 @@ def train_bare(split, epochs):
 def train_tutorial(split, epochs):
     import torchvision.transforms as T
     from torch.utils.data import DataLoader
-    from torchvision.datasets import CIFAR10, VisionDataset
 
     import cifar_helpers as ch
 
     # torchvision's own CIFAR10 class (its __getitem__: PIL image, then the transform), holding
     # the same arrays as the other two, without its download and checksum step.
-    dataset = CIFAR10.__new__(CIFAR10)
     transform = T.Compose([T.ToTensor(), T.Normalize(ch.CIFAR10_MEAN, ch.CIFAR10_STD)])
-    VisionDataset.__init__(dataset, "unused", transform=transform)
-    dataset.data, dataset.targets = split.images, split.labels.tolist()
-    dataset.train = True
+    dataset = ch.as_torchvision_dataset(split, transform)
 
     model = ch.CNN()
     optimizer = lesson_optimizer(model)
@@ -130,12 +137,38 @@ def train_tutorial(split, epochs):
     return epochs * len(loader) * BATCH_SIZE / (time.perf_counter() - started)
 
 
+def train_torch_loader(split, epochs):
+    from torch.utils.data import DataLoader, IterableDataset
+
+    import cifar_helpers as ch
+
+    class Batches(IterableDataset):
+        """The same DataSet batches, converted by batch_to_tensors, for a DataLoader worker process."""
+
+        def __init__(self, dataset):
+            self.dataset = dataset
+
+        def __iter__(self):
+            return (ch.batch_to_tensors(batch) for batch in self.dataset)
+
+        def __len__(self):
+            return len(self.dataset)
+
+    model, optimizer, data = warmed_up_model_and_data(split)
+    loader = DataLoader(Batches(data), batch_size=None, num_workers=1, pin_memory=torch.cuda.is_available(),
+                        persistent_workers=True)
+    started = time.perf_counter()
+    model.learn(loader, optimizer, max_epochs=epochs)
+    return epochs * len(data) * BATCH_SIZE / (time.perf_counter() - started)
+
+
 def train_lesson(split, epochs):
     return train_library(split, epochs, flips=True)
 
 
-WAYS = {"library": train_library, "bare": train_bare, "tutorial": train_tutorial, "lesson": train_lesson}
-LETTERS = ("a", "b", "c", "a+")
+WAYS = {"library": train_library, "bare": train_bare, "tutorial": train_tutorial, "torch": train_torch_loader,
+        "lesson": train_lesson}
+LETTERS = ("a", "b", "c", "d", "a+")
 
 
 def child(args):
@@ -154,7 +187,7 @@ def main():
     parser.add_argument("--source", default="auto", help="load_cifar10 source (auto, local, synthetic, ...)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None, help="use only this many training images")
-    parser.add_argument("--rounds", type=int, default=3, help="repeat a, b, c this many times; report medians")
+    parser.add_argument("--rounds", type=int, default=3, help="repeat a, b, c, d, a+ this many times; report medians")
     parser.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -185,6 +218,7 @@ def main():
     print("ratios (median of the per-round ratios):")
     print(f"a/b = {ratio('library', 'bare'):.2f}  (target >= 0.95)")
     print(f"a/c = {ratio('library', 'tutorial'):.2f}  (target >= 2)")
+    print(f"a/d = {ratio('library', 'torch'):.2f}  (AsyncDataLoader against PyTorch's DataLoader, one worker)")
     print(f"a+/a = {ratio('lesson', 'library'):.2f}  (the cost of notebook 04's RandomFlip, for information)")
     print(f"library peak RSS = {rss['library'] / 1024:.2f} GB  (target <= 1.5 GB)")
 

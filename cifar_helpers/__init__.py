@@ -1,18 +1,19 @@
 """cifar_helpers: the small library under the CIFAR-10 lesson.
 
-Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images, RandomFlip.
-Model: Model, StopTraining, CNN, FastDropout. Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger,
+Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images, RandomFlip, RandomCrop.
+Model: Model, StopTraining, CNN, FastNet, FastDropout. Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger,
 Evaluator, LivePlot. Metrics and plotting helpers; select_device, set_seed, notebook_setup.
 """
 
 from .async_loader import AsyncDataLoader
-from .augment import RandomFlip, mirror_batch
+from .augment import RandomCrop, RandomFlip, mirror_batch, shift_batch
 from .checks import parse_bool
-from .cifar10 import CLASSES, SOURCES, DataFormatError, DataNotFoundError, Split, load_cifar10
+from .cifar10 import CLASSES, SOURCES, DataFormatError, DataNotFoundError, Split, as_torchvision_dataset, load_cifar10
 from .cnn import CNN
 from .dataset import DataSet
 from .device import select_device
 from .dropout import FastDropout
+from .fast_net import FastNet
 from .events import EVENTS, PluginInterface, StopTraining, TrainingState
 from .metrics import accuracy, classification_accuracy, confusion_matrix, most_confused, per_class_accuracy
 from .model import Model
@@ -27,9 +28,10 @@ from .transforms import CIFAR10_MEAN, CIFAR10_STD, batch_to_tensors, to_images
 __version__ = "0.2.0"
 
 __all__ = [
-    "AsyncDataLoader", "RandomFlip", "mirror_batch", "parse_bool",
-    "CLASSES", "SOURCES", "DataFormatError", "DataNotFoundError", "Split", "load_cifar10",
-    "CNN", "DataSet", "select_device", "FastDropout", "EVENTS", "PluginInterface", "StopTraining", "TrainingState",
+    "AsyncDataLoader", "RandomCrop", "RandomFlip", "mirror_batch", "shift_batch", "parse_bool",
+    "CLASSES", "SOURCES", "DataFormatError", "DataNotFoundError", "Split", "as_torchvision_dataset", "load_cifar10",
+    "CNN", "FastNet", "DataSet", "select_device", "FastDropout",
+    "EVENTS", "PluginInterface", "StopTraining", "TrainingState",
     "accuracy", "classification_accuracy", "confusion_matrix", "most_confused", "per_class_accuracy",
     "Model", "check_parameters", "plot_class_counts", "plot_confusion_matrix", "plot_history", "prediction_gallery",
     "show_images", "EarlyStopping", "Evaluator", "LivePlot", "Logger", "ProgressBar", "set_seed",

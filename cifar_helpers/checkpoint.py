@@ -14,13 +14,37 @@ def save_checkpoint(payload, path):
     return Path(path)
 
 
-def load_checkpoint(path):
-    """Load a checkpoint onto the CPU, whatever device saved it; only tensors and plain data."""
+def load_checkpoint(path, into=None):
+    """Load a checkpoint onto the CPU, whatever device saved it; only tensors and plain data.
+
+    into: a `Model` the checkpoint is meant for: a file that `Model.save` did not write, or that
+    holds another architecture or weights of other shapes, is refused with one line, before
+    anything is loaded (load_state_dict would copy what fits, then fail).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: train a model first (notebook 04) or fix the path.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}); "
                          "train again to write a fresh one.") from None
+    if into is not None:
+        _check_fits(checkpoint, into, path)
+    return checkpoint
+
+
+def _check_fits(checkpoint, model, path):
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ValueError(f"{path} was not written by Model.save: it has no state_dict.")
+    architecture, mine = checkpoint.get("architecture"), type(model).__name__
+    if architecture != mine:
+        raise ValueError(f"{path} holds a {architecture} checkpoint, not a {mine}: load it into a "
+                         f"{architecture}, or train this {mine} and save it.")
+    ours, theirs = model.state_dict(), checkpoint["state_dict"]
+    misfits = sorted(name for name in ours.keys() | theirs.keys()
+                     if name not in ours or name not in theirs or ours[name].shape != theirs[name].shape)
+    if misfits:
+        shapes = [tuple(sd[misfits[0]].shape) if misfits[0] in sd else "missing" for sd in (theirs, ours)]
+        raise ValueError(f"{path} holds {mine} weights of other shapes ({misfits[0]}: {shapes[0]} in the file, "
+                         f"{shapes[1]} here): build the model with the settings it was trained with.")

@@ -27,7 +27,8 @@ SOURCES = ("auto", "torchvision", "local", "synthetic")
 TORCHVISION_FOLDER = "cifar-10-batches-py"
 TORCHVISION_ARCHIVE = "cifar-10-python.tar.gz"
 
-__all__ = ["CLASSES", "SOURCES", "DataFormatError", "DataNotFoundError", "Split", "load_cifar10"]
+__all__ = ["CLASSES", "SOURCES", "DataFormatError", "DataNotFoundError", "Split", "as_torchvision_dataset",
+           "load_cifar10"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,23 @@ def load_cifar10(split="train", root="data", source="auto", download=True, subse
         keep = np.sort(np.random.default_rng(seed).choice(len(labels), subset, replace=False))
         images, labels = images[keep], labels[keep]
     return Split(images, labels, CLASSES, source)
+
+
+def as_torchvision_dataset(split: Split, transform=None):
+    """torchvision's own ``CIFAR10`` dataset over a `Split`'s arrays, whatever the source.
+
+    With torchvision's files in ``root`` this is what ``CIFAR10(root, train=..., transform=...)``
+    gives: the same class, the same per-image ``__getitem__`` (a PIL image through
+    ``transform``), for the same images.
+    """
+    from torchvision.datasets import CIFAR10, VisionDataset
+
+    dataset = CIFAR10.__new__(CIFAR10)  # skip its file reading: the arrays are loaded already
+    VisionDataset.__init__(dataset, root="", transform=transform)
+    dataset.data, dataset.targets = split.images, split.labels.tolist()
+    dataset.train, dataset.classes = True, list(split.classes)
+    dataset.class_to_idx = {name: i for i, name in enumerate(split.classes)}
+    return dataset
 
 
 def _load_real(split, root, source, download, verbose):

@@ -76,7 +76,8 @@ def _decode(blobs, where):
     for split, entries in blobs.items():
         for name, _ in entries:
             if name.count("/") < 2:
-                raise DataFormatError(f"{where}: {name} is not inside a class folder: expected {split}/<class>/<image>.")
+                raise DataFormatError(f"{where}: {name} is not inside a class folder: expected "
+                                      f"{split}/<class>/<image>.")
         found = {name.split("/")[1] for name, _ in entries}
         unknown, missing = sorted(found - set(CLASSES)), [c for c in CLASSES if c not in found]
         if unknown:

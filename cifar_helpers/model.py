@@ -18,13 +18,12 @@ import math
 import time
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 from torch import nn
 
 from .augment import mirror_batch
 from .checkpoint import load_checkpoint, save_checkpoint
-from .checks import whole_number
+from .checks import batch_inputs, check_batch, check_optimizer, whole_number
 from .events import EVENTS, StopTraining, TrainingState, plugin_handlers
 
 
@@ -93,7 +92,7 @@ class Model(nn.Module):
         loss stopped being a number (the learning rate is then too high).
         """
         max_epochs = whole_number(max_epochs, "max_epochs", 10)
-        self._check_optimizer(optimizer)
+        check_optimizer(self, optimizer)
         metrics = {"loss": self.metric_loss, **(metrics or {})}
         state = self.state = TrainingState(self, optimizer, dataset, validation_dataset, max_epochs,
                                            self.history, num_batches=len(dataset), epoch=len(self.history))
@@ -129,7 +128,7 @@ class Model(nn.Module):
         try:
             for state.batch_index, batch in enumerate(batches, start=1):
                 if seen == 0:
-                    self._check_batch(batch)
+                    check_batch(self, batch)
                 state.batch = batch
                 self._fire("on_start_batch")
                 optimizer.zero_grad(set_to_none=True)
@@ -153,26 +152,6 @@ class Model(nn.Module):
         record.update(train_loss=float(loss_sum) / seen, seconds=seconds, images_per_second=seen / seconds)
         return record
 
-    def _check_optimizer(self, optimizer):
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"optimizer={optimizer!r} is not a torch.optim optimizer: "
-                            "pass one such as torch.optim.Adam(model.parameters(), lr=1e-3).")
-        mine = {id(p) for p in self.parameters()}
-        if mine and not any(id(p) in mine for group in optimizer.param_groups for p in group["params"]):
-            raise ValueError("the optimizer updates none of this model's parameters (was it made for another "
-                             "model?): make it from this one, torch.optim.Adam(model.parameters(), ...).")
-
-    def _check_batch(self, batch):
-        inputs = _first(batch)
-        if isinstance(inputs, np.ndarray):
-            raise TypeError("the batches hold numpy arrays, and the model needs tensors: convert them as they "
-                            "load, AsyncDataLoader(dataset, on_batch_loaded=batch_to_tensors).")
-        param = next(self.parameters(), None)
-        if isinstance(inputs, torch.Tensor) and param is not None and inputs.device != param.device:
-            raise RuntimeError(f"the batches are on {inputs.device} but the model is on {param.device}: "
-                               f"move the model with model.to({str(inputs.device)!r}), or load the batches "
-                               f"onto {param.device}.")
-
     # --- evaluation -------------------------------------------------------------------------
 
     def metric_loss(self, output, batch):
@@ -194,7 +173,7 @@ class Model(nn.Module):
         with _eval_mode(self):
             for batch in dataset:
                 if seen == 0:
-                    self._check_batch(batch)
+                    check_batch(self, batch)
                 output = self._output(batch, mirror)
                 n = _batch_size(batch)
                 for name, fn in metrics.items():
@@ -212,10 +191,9 @@ class Model(nn.Module):
     def predict(self, batch, mirror=False):
         """The model's output for one batch, in eval mode (no dropout) and without gradient.
 
-        mirror=True averages the outputs for the images and for their mirror images (test-time
-        augmentation). For log-probabilities, as `CNN` gives, the average is the log of a
-        geometric mean: its argmax is the combined prediction, but its exp() does not sum to 1
-        (apply log_softmax again when you need probabilities).
+        mirror=True averages the outputs for the images and their mirror images (test-time
+        augmentation). For log-probabilities, as `CNN` gives, that is the log of a geometric mean:
+        its argmax is the combined prediction; apply softmax for probabilities.
         """
         with _eval_mode(self):
             return self._output(batch, mirror)
@@ -254,36 +232,19 @@ class Model(nn.Module):
     def load(self, path, with_history=True):
         """Load weights (and, unless with_history=False, history) saved by `save`; returns the model.
 
-        The weights land on whatever device this model is on.
+        The weights land on whatever device this model is on; a file of another architecture or
+        of other shapes is refused before anything is loaded.
         """
-        checkpoint = load_checkpoint(path)
-        if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-            raise ValueError(f"{path} was not written by Model.save: it has no state_dict.")
-        architecture, mine = checkpoint.get("architecture"), type(self).__name__
-        if architecture != mine:
-            raise ValueError(f"{path} holds a {architecture} checkpoint, not a {mine}: load it into a "
-                             f"{architecture}, or train this {mine} and save it.")
-        ours, theirs = self.state_dict(), checkpoint["state_dict"]
-        misfits = sorted(name for name in ours.keys() | theirs.keys()
-                         if name not in ours or name not in theirs or ours[name].shape != theirs[name].shape)
-        if misfits:  # checked first: load_state_dict would copy what fits, then fail
-            shapes = [tuple(sd[misfits[0]].shape) if misfits[0] in sd else "missing" for sd in (theirs, ours)]
-            raise ValueError(f"{path} holds {mine} weights of other shapes ({misfits[0]}: {shapes[0]} in the file, "
-                             f"{shapes[1]} here): build the model with the settings it was trained with.")
-        self.load_state_dict(theirs)
+        checkpoint = load_checkpoint(path, into=self)
+        self.load_state_dict(checkpoint["state_dict"])
         self.weights_epoch = int(checkpoint.get("epoch", len(checkpoint.get("history", []))))
         if with_history:
             self.history = list(checkpoint.get("history", []))
         return self
 
 
-def _first(batch):
-    """The inputs of a batch: its first item when it is (inputs, labels, ...), else itself."""
-    return batch[0] if isinstance(batch, (tuple, list)) else batch
-
-
 def _batch_size(batch):
-    return len(_first(batch))
+    return len(batch_inputs(batch))
 
 
 @contextmanager

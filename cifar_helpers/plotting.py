@@ -53,7 +53,11 @@ def show_images(images, labels=None, classes=None, predicted=None, ncols=8, size
 
 
 def plot_history(history, figure=None):
-    """Loss per epoch (train and validation) and, when measured, validation accuracy."""
+    """Loss per epoch (train and validation) and, when measured, validation accuracy.
+
+    With a validation loss, a dotted line marks the epoch where it was lowest: the one
+    `EarlyStopping` keeps.
+    """
     if figure is None:
         figure = plt.figure(figsize=(10, 3.6), layout="constrained")
     figure.clear()
@@ -70,6 +74,11 @@ def plot_history(history, figure=None):
                      label=key.replace("_", " ").replace("val", "validation"))
         axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
         axes[1].legend()
+    if history and all("val_loss" in r for r in history):
+        best = min(history, key=lambda r: r["val_loss"])["epoch"]
+        for ax in axes:
+            ax.axvline(best, color="gray", linestyle=":", label=f"lowest validation loss (epoch {best})")
+            ax.legend()
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)

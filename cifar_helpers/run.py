@@ -15,36 +15,41 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from .checks import real_number
 from .cifar10 import SOURCES
 from .parameters import RULES
+from .run_folder import RunFolderBusy, kernel_runtime_folder, local_kernel_manager, prepare_run_folder, run_folder_lock
 from .session import HEADLESS_ENV, lesson_path
 
 DEFAULT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
-# --option: (the notebook parameter it sets, help). Values are checked by that parameter's rule.
+LESSON = {"01", "02", "03", "04", "05"}
+FAST_TRACK = {"06"}
+
+# --option: (the notebook parameter it sets, help, the notebooks it goes to: None for all that declare
+# it). Values are checked by that parameter's rule. Notebook 6 has its own batch size and learning
+# rate, so --batch-size for notebook 4 does not silently change it.
 OPTIONS = {
-    "--epochs": ("max_epochs", "at most this many epochs (default 10)"),
-    "--data-dir": ("data_dir", "where CIFAR-10 is, or is downloaded to (default: data in the lesson's folder)"),
-    "--source": ("source", f"where the images come from: {', '.join(SOURCES)} (default auto)"),
-    "--train-subset": ("train_subset", "train on only this many images"),
-    "--batch-size": ("batch_size", "training batch size (default 64)"),
-    "--learning-rate": ("learning_rate", "Adam's learning rate (default 0.001)"),
-    "--dropout": ("dropout", "input dropout (default 0.3)"),
-    "--patience": ("patience", "early-stopping patience in epochs (default 5)"),
-    "--seed": ("seed", "random seed (default 0)"),
-    "--fast-epochs": ("epochs", "notebook 06: epochs of its final run (default 8)"),
-    "--widths": ("widths", "notebook 06: channels of its three stages, such as 32,128,128"),
+    "--epochs": ("max_epochs", "at most this many epochs (default 10)", LESSON),
+    "--data-dir": ("data_dir", "where CIFAR-10 is, or is downloaded to (default: data in the lesson's folder)", None),
+    "--source": ("source", f"where the images come from: {', '.join(SOURCES)} (default auto)", None),
+    "--train-subset": ("train_subset", "train on only this many images", LESSON),
+    "--batch-size": ("batch_size", "batch size of notebooks 01-05 (default 64; 256 to evaluate)", LESSON),
+    "--learning-rate": ("learning_rate", "Adam's learning rate in notebook 04 (default 0.001)", LESSON),
+    "--dropout": ("dropout", "input dropout (default 0.3)", LESSON),
+    "--patience": ("patience", "early-stopping patience in epochs (default 5)", LESSON),
+    "--seed": ("seed", "random seed (default 0)", None),
+    "--fast-epochs": ("epochs", "notebook 06: epochs of its full run (default 10)", FAST_TRACK),
+    "--ablation-epochs": ("ablation_epochs", "notebook 06: epochs of each short run, 0 to skip them (default 2)",
+                          FAST_TRACK),
+    "--widths": ("widths", "notebook 06: channels of its three stages, such as 32,96,192", FAST_TRACK),
+    "--fast-batch-size": ("batch_size", "notebook 06: batch size (default 128)", FAST_TRACK),
+    "--fast-learning-rate": ("learning_rate", "notebook 06: SGD's learning rate (default 0.19, for batch 128)",
+                             FAST_TRACK),
 }
-
-
-class RunFolderBusy(RuntimeError):
-    """Another run is writing into the same run folder."""
 
 
 def _rule(name):
@@ -67,8 +72,8 @@ def _fraction(text):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cuda", action="store_true", help="train and evaluate on the GPU when there is one")
-    for flag, (name, help_text) in OPTIONS.items():
-        parser.add_argument(flag, dest=name, type=_rule(name), help=help_text)
+    for flag, (name, help_text, _) in OPTIONS.items():
+        parser.add_argument(flag, dest=flag[2:].replace("-", "_"), type=_rule(name), help=help_text)
     parser.add_argument("--no-flips", action="store_false", dest="random_flips", default=None,
                         help="train without mirroring images at random")
     parser.add_argument("--no-mirror", action="store_false", dest="mirror", default=None,
@@ -82,12 +87,14 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def lesson_parameters(args, run_dir: Path) -> dict:
-    """The parameters given on the command line, under the names the notebooks use.
+def lesson_parameters(args, run_dir: Path, notebook: str = "04") -> dict:
+    """The parameters given on the command line for notebook ``notebook`` ("04"), under the names it uses.
 
     Relative folders count from the lesson's top folder, as in the notebooks (`lesson_path`).
     """
-    parameters = {name: getattr(args, name) for name, _ in OPTIONS.values()}
+    parameters = {name: getattr(args, flag[2:].replace("-", "_")) for flag, (name, _, scope) in OPTIONS.items()
+                  if scope is None or notebook in scope}
+    parameters = {name: value for name, value in parameters.items() if value is not None}
     parameters.update(cuda=args.cuda or None, random_flips=args.random_flips, mirror=args.mirror,
                       run_dir=str(run_dir), data_dir=str(lesson_path(args.data_dir or "data").resolve()))
     return {name: value for name, value in parameters.items() if value is not None}
@@ -117,86 +124,12 @@ def run_notebook(notebook: Path, out_dir: Path, parameters: dict):
     try:
         papermill.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters=passed,
                                    cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
-                                   kernel_manager_class=_local_kernel_manager())
+                                   kernel_manager_class=local_kernel_manager())
     except papermill.PapermillExecutionError as error:
         return time.perf_counter() - started, (f"{notebook.name} failed in cell {error.cell_index} "
                                                f"(execution count {error.exec_count}): {error.ename}: "
                                                f"{error.evalue}")
     return time.perf_counter() - started, None
-
-
-def _local_kernel_manager():
-    """A kernel manager that talks to the kernel over local sockets (IPC) where the system has them.
-
-    Over TCP the kernel warns that its traffic is unencrypted: true, but on 127.0.0.1, between
-    two processes of the same user, nobody else can listen. IPC avoids the network altogether.
-    """
-    from jupyter_client.manager import KernelManager
-    from traitlets import CaselessStrEnum
-
-    if os.name != "posix":
-        return KernelManager
-    return type("LocalKernelManager", (KernelManager,),
-                {"transport": CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)})
-
-
-@contextmanager
-def kernel_runtime_folder():
-    """Kernel connection files and sockets go to a folder of this run's, removed when it ends (even after Ctrl-C)."""
-    before = os.environ.get("JUPYTER_RUNTIME_DIR")
-    with tempfile.TemporaryDirectory(prefix="cifar-run-kernels-") as folder:
-        os.environ["JUPYTER_RUNTIME_DIR"] = folder
-        try:
-            yield folder
-        finally:
-            if before is None:
-                os.environ.pop("JUPYTER_RUNTIME_DIR", None)
-            else:
-                os.environ["JUPYTER_RUNTIME_DIR"] = before
-
-
-@contextmanager
-def run_folder_lock(run_dir: Path):
-    """Hold ``run_dir/.lock`` while running: a second run into the same folder is refused, not mixed in.
-
-    The operating system releases the lock when the process ends, however it ends, so a killed
-    run never leaves a stale lock behind. (Without fcntl, on Windows, there is no lock.)
-    """
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    with open(run_dir / ".lock", "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            raise RunFolderBusy(f"another run ({holder}) is writing into {run_dir}: wait for it to finish, "
-                                "or give this one another --out.") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"pid {os.getpid()}")
-        lock.flush()
-        try:
-            yield
-        finally:
-            lock.truncate(0)
-
-
-def prepare_run_folder(run_dir: Path):
-    """Create the run folder and check that it can be written, before any notebook runs; None or a reason."""
-    if run_dir.exists() and not run_dir.is_dir():
-        return f"--out {run_dir} is a file, not a folder: choose a folder name."
-    try:
-        (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        return f"--out {run_dir} cannot be written ({error.strerror or error}): choose a folder you can write to."
-    return None
 
 
 def summary(run_dir: Path) -> list[str]:
@@ -213,7 +146,8 @@ def summary(run_dir: Path) -> list[str]:
     fast = run_dir / "fast_track.json"
     if fast.is_file():
         f = json.loads(fast.read_text())
-        lines.append(f"notebook 06: test accuracy {f['test_accuracy']:.2%} after {f['train_seconds']:.0f} s of training")
+        lines.append(f"notebook 06: test accuracy {f['test_accuracy']:.2%} after {f['train_seconds']:.0f} s "
+                     "of training")
     lines.append(f"run folder: {run_dir}")
     lines += [f"  {name}" for name in ("model.pt", "history.json", "metrics.json", "fast_track.json", "figures",
                                        "notebooks") if (run_dir / name).exists()]
@@ -241,7 +175,8 @@ def main(argv=None) -> int:
                 (run_dir / "metrics.json").unlink(missing_ok=True)
             print(f"running {len(notebooks)} notebooks into {run_dir}")
             for current in notebooks:
-                seconds, error = run_notebook(current, run_dir / "notebooks", lesson_parameters(args, run_dir))
+                parameters = lesson_parameters(args, run_dir, current.name[:2])
+                seconds, error = run_notebook(current, run_dir / "notebooks", parameters)
                 if error:
                     print(f"FAILED  {error}", file=sys.stderr)
                     print(f"        the executed notebook is {run_dir / 'notebooks' / current.name}", file=sys.stderr)

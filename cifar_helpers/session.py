@@ -10,8 +10,8 @@ HEADLESS_ENV = "CIFAR_HEADLESS"
 
 # What the quick profile changes, where a notebook has the parameter: synthetic data, a run
 # folder of its own, and at most this many epochs; small networks for notebook 6.
-QUICK_SETTINGS = {"source": "synthetic", "run_dir": "runs/quick"}
-QUICK_AT_MOST = {"max_epochs": 2, "epochs": 2}
+QUICK_SETTINGS = {"source": "synthetic", "run_dir": "runs/quick", "widths": (8, 16, 16)}
+QUICK_AT_MOST = {"max_epochs": 2, "epochs": 1, "ablation_epochs": 1}
 
 
 def in_notebook() -> bool:

@@ -124,7 +124,9 @@ def test_show_images_of_tensors_with_predictions(synthetic_tensors):
 def test_plot_history():
     history = [{"epoch": 1, "train_loss": 2.0, "val_loss": 2.1}, {"epoch": 2, "train_loss": 1.5, "val_loss": 1.7}]
     fig = plot_history(history)
-    assert isinstance(fig, Figure) and len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    train, validation, best = fig.axes[0].lines
+    assert list(best.get_xdata()) == [2, 2] and "epoch 2" in best.get_label()  # the lowest validation loss
     history[1]["val_accuracy"] = 0.4
     assert len(plot_history(history, figure=fig).axes) == 2  # redraws the same figure
 

@@ -8,14 +8,13 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import cifar_helpers.files
-from cifar_helpers import (CNN, EVENTS, AsyncDataLoader, DataSet, EarlyStopping, Model, PluginInterface, ProgressBar,
+from cifar_helpers import (CNN, EVENTS, AsyncDataLoader, DataSet, Model, PluginInterface, ProgressBar,
                            StopTraining, set_seed)
 from cifar_helpers.checkpoint import load_checkpoint, save_checkpoint
 from cifar_helpers.metrics import classification_accuracy

@@ -1,15 +1,18 @@
-"""The lesson's notebooks: their shape, their parameters, and headless runs with papermill.
+"""The lesson's notebooks: their shape, their parameters, and headless runs with papermill and the runner.
 
 nbval re-executes the committed notebooks as well (pytest collects notebooks/ with --nbval-lax);
-these tests check what nbval does not: structure, hygiene, the runner, papermill parameters.
+these tests check what nbval does not: structure, hygiene, the runner, papermill parameters,
+and what the runs write.
 """
 
 import ast
 import inspect
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -29,22 +32,29 @@ def read(path):
     return nbformat.read(path, as_version=4)
 
 
-def parameters_cells(nb):
-    return [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+def cells_tagged(nb, tag):
+    return [c for c in nb.cells if tag in c.metadata.get("tags", [])]
 
 
-def test_the_lesson_has_five_numbered_notebooks():
-    assert [n[:2] for n in NAMES] == ["01", "02", "03", "04", "05"]
+def printed(nb):
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_the_lesson_has_six_numbered_notebooks():
+    assert [n[:2] for n in NAMES] == ["01", "02", "03", "04", "05", "06"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
-def test_one_parameters_cell_of_literals(path):
-    cells = parameters_cells(read(path))
+def test_one_parameters_cell_of_literals_then_one_line_of_setup(path):
+    nb = read(path)
+    cells = cells_tagged(nb, "parameters")
     assert len(cells) == 1, "exactly one cell tagged 'parameters'"
-    tree = ast.parse(cells[0].source)
-    for statement in tree.body:
+    for statement in ast.parse(cells[0].source).body:
         assert isinstance(statement, ast.Assign), f"only assignments: {ast.unparse(statement)}"
         ast.literal_eval(statement.value)  # raises on anything but a literal
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert code.count("notebook_setup(globals())") == 1, "every parameter goes through one parser"
+    assert "quick_profile" not in code and "CIFAR_QUICK" not in code, "test plumbing stays out of the lesson"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
@@ -61,17 +71,22 @@ def test_committed_notebook_is_clean(path):
     assert all(isinstance(n, int) for n in counts), "every code cell was executed"
     assert counts == sorted(counts), "executed top to bottom"
     assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "✗ Exercise" not in text and "… Exercise" not in text, "every committed solution passes its check"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
-def test_opens_with_goal_and_time_and_ends_with_exercises(path):
+def test_opens_with_goal_time_and_data_note_and_ends_with_exercises_and_questions(path):
     markdown = [c.source for c in read(path).cells if c.cell_type == "markdown"]
     assert "**Goal:**" in markdown[0] and "**Time:**" in markdown[0]
-    assert "## Exercises" in markdown[-1]
+    assert "JPEG copy of CIFAR-10" in markdown[0], "say where the committed numbers come from"
+    assert any("## Exercises" in text for text in markdown)
+    questions = markdown[-1]
+    assert questions.startswith("## Questions to think about")
+    assert 5 <= sum(line[:2].rstrip(".").isdigit() for line in questions.splitlines()) <= 8
 
 
 def test_notebook_03_cnn_is_the_library_cnn():
-    cells = [c for c in read(NOTEBOOK_DIR / "03_model.ipynb").cells if "cnn-definition" in c.metadata.get("tags", [])]
+    cells = cells_tagged(read(NOTEBOOK_DIR / "03_model.ipynb"), "cnn-definition")
     assert len(cells) == 1
     assert cells[0].source.strip() == inspect.getsource(cifar_helpers.cnn.CNN).strip()
 
@@ -79,19 +94,49 @@ def test_notebook_03_cnn_is_the_library_cnn():
 def test_later_notebooks_import_the_library_cnn():
     for name in ("04_training.ipynb", "05_evaluation.ipynb"):
         code = "\n".join(c.source for c in read(NOTEBOOK_DIR / name).cells if c.cell_type == "code")
-        assert "class CNN" not in code and "CNN" in code
+        assert "class CNN(" not in code and "CNN" in code
+
+
+def test_the_plain_loop_of_notebook_04_and_learn_give_the_same_losses(make_dataset):
+    """The loop a student reads in notebook 4 is what Model.learn runs: same seed and weights, same losses."""
+    import torch
+
+    namespace = {"itertools": __import__("itertools"), "F": __import__("torch.nn.functional").nn.functional}
+    exec(cells_tagged(read(NOTEBOOK_DIR / "04_training.ipynb"), "plain-training-loop")[0].source, namespace)
+    dataset = make_dataset(96, 16)
+
+    def start():
+        torch.manual_seed(0)
+        model = cifar_helpers.CNN(dropout=0.3)  # dropout draws random numbers: they must match too
+        return model, torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    model, optimizer = start()
+    plain = namespace["train_plainly"](model, optimizer, iter(dataset), steps=6)
+    model, optimizer = start()
+    library = []
+    model.register_plugin(lambda loss, **_: library.append(loss.item()), "before_backward")
+    model.learn(dataset, optimizer, max_epochs=1)
+    assert len(plain) == 6 and plain == library
+
+
+# --- the runner ---------------------------------------------------------------------------------
 
 
 def test_runner_knows_every_parameter_the_notebooks_declare():
     args = run.parse_args(["--cuda", "--epochs", "3", "--data-dir", "d", "--source", "synthetic",
                            "--train-subset", "10", "--batch-size", "8", "--learning-rate", "0.1",
                            "--dropout", "0.1", "--patience", "2", "--seed", "1", "--out", "o",
-                           "--no-flips", "--no-mirror"])
-    assert args.random_flips is False and args.mirror is False
+                           "--no-flips", "--no-mirror", "--fast-epochs", "2", "--widths", "8,16,16",
+                           "--ablation-epochs", "0", "--fast-batch-size", "32", "--fast-learning-rate", "0.05"])
+    assert args.random_flips is False and args.mirror is False and args.widths == (8, 16, 16)
     assert run.parse_args([]).random_flips is None  # not given: the notebook's own default
-    known = set(run.lesson_parameters(args)) | {"validation_fraction"}
     for path in NOTEBOOKS:
+        known = set(run.lesson_parameters(args, Path("o"), path.name[:2])) | {
+            "validation_fraction", "label_smoothing", "augment"}
         assert run.declared_parameters(path) <= known, path.name
+    fourth, sixth = (run.lesson_parameters(args, Path("o"), n) for n in ("04", "06"))
+    assert (fourth["batch_size"], fourth["learning_rate"]) == (8, 0.1)
+    assert (sixth["batch_size"], sixth["learning_rate"], sixth["epochs"]) == (32, 0.05, 2)
 
 
 def test_runner_passes_each_notebook_only_what_it_declares(monkeypatch, tmp_path):
@@ -102,60 +147,138 @@ def test_runner_passes_each_notebook_only_what_it_declares(monkeypatch, tmp_path
     assert seen == {"data_dir": "d"}
 
 
-def test_runner_rejects_bad_arguments(capsys):
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "max_epochs=0 must be a positive whole number"),
+    (["--batch-size", "-1"], "batch_size=-1 must be a positive whole number"),
+    (["--learning-rate", "inf"], "learning_rate=inf must be a number > 0"),
+    (["--train-subset", "-5"], "train_subset=-5 must be a positive whole number"),
+    (["--dropout", "1"], r"dropout=1 must be a number between 0 and 1 \(1 excluded\)"),
+    (["--min-accuracy", "60"], r"--min-accuracy 60 must be a fraction of the test images, such as 0.58 for 58%"),
+    (["--source", "web"], "source='web' must be one of"),
+])
+def test_runner_refuses_bad_arguments_in_one_line(capsys, argv, message):
     with pytest.raises(SystemExit):
-        run.parse_args(["--epochs", "0"])
-    assert "--epochs must be >= 1" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        run.parse_args(["--batch-size", "-1"])
-    assert "--batch-size must be >= 1" in capsys.readouterr().err
+        run.parse_args(argv)
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("python -m cifar_helpers.run: error: argument ")
+    assert __import__("re").search(message, error), error
+
+
+def test_runner_refuses_an_out_that_is_a_file_or_read_only(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    assert run.main(["--source", "synthetic", "--out", str(tmp_path / "a-file"), "--only", "01"]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err
+    unwritable = Path("/sys/cifar-helpers-run") if os.geteuid() == 0 else tmp_path / "locked" / "run"
+    if os.geteuid() != 0:
+        (tmp_path / "locked").mkdir()
+        (tmp_path / "locked").chmod(0o555)
+    elif not Path("/sys").is_dir():
+        pytest.skip("root can write anywhere but /sys, which this system lacks")
+    assert run.main(["--source", "synthetic", "--out", str(unwritable), "--only", "01"]) == 1
+    err = capsys.readouterr().err
+    assert f"--out {unwritable} cannot be written" in err and "choose a folder you can write to" in err
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    with run.run_folder_lock(out):
+        assert run.main(["--source", "synthetic", "--out", str(out), "--only", "01"]) == 1
+    err = capsys.readouterr().err
+    assert f"is writing into {out}" in err and "another --out" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_runner_finds_data_and_run_folders_as_the_notebooks_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(NOTEBOOK_DIR)  # as a user in notebooks/ would start it
+    args = run.parse_args(["--out", "runs/from-notebooks"])
+    parameters = run.lesson_parameters(args, cifar_helpers.lesson_path(args.out).resolve(), "04")
+    assert parameters["run_dir"] == str(ROOT / "runs" / "from-notebooks")
+    assert parameters["data_dir"] == str(ROOT / "data")
 
 
 def test_whole_lesson_runs_headless(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CIFAR_QUICK", "0")  # the runner's own settings, not the quick profile's
     out = tmp_path / "run"
-    code = run.main(["--source", "synthetic", "--epochs", "1", "--out", str(out), "--data-dir", str(tmp_path)])
-    printed = capsys.readouterr().out
+    code = run.main(["--source", "synthetic", "--epochs", "1", "--fast-epochs", "1", "--ablation-epochs", "1",
+                     "--widths", "8,16,16", "--out", str(out), "--data-dir", str(tmp_path)])
+    printed_lines = capsys.readouterr().out
     assert code == 0
     assert sorted(p.name for p in (out / "notebooks").iterdir()) == NAMES
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_images"] == 500 and metrics["source"] == "synthetic"
-    assert metrics["epochs_trained"] == 1
+    assert metrics["epochs_trained"] == 1 and metrics["best_epoch"] == 1
     assert metrics["mirror"] is True and 0 <= metrics["one_look_test_accuracy"] <= 1  # notebook 05's default
     assert (out / "model.pt").is_file() and (out / "history.json").is_file()
     figures = {p.name for p in (out / "figures").iterdir()}
-    assert {"confusion_matrix.png", "training_curves.png", "predictions.png"} <= figures
-    assert "test accuracy" in printed and "one look" in printed and str(out) in printed
+    assert {"confusion_matrix.png", "confidence.png", "predictions.png"} <= figures
+    assert "test accuracy" in printed_lines and "one look" in printed_lines and str(out) in printed_lines
     trained = read(out / "notebooks" / "04_training.ipynb")
     outputs = [o for c in trained.cells if c.cell_type == "code" for o in c.outputs]
-    pictures = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(pictures) == 1, "the live plot leaves exactly one figure"
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 1, "the live plot leaves exactly one figure"
     assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    every_check = "".join(printed(read(p)) for p in (out / "notebooks").iterdir())
+    assert every_check.count("✓ Exercise") == len(cifar_helpers.exercises.CHECKS), "every solution passes its check"
+    assert "✗ Exercise" not in every_check and "… Exercise" not in every_check
 
 
-def papermill_cli(tmp_path, *parameters):
+def test_evaluation_reads_the_history_saved_with_the_model_not_history_json(tmp_path, monkeypatch):
+    """An interrupted notebook 4 can leave an old history.json; notebook 5 never mixes it in."""
+    monkeypatch.setenv("CIFAR_QUICK", "0")
+    out = tmp_path / "run"
+    assert run.main(["--source", "synthetic", "--epochs", "2", "--out", str(out), "--only", "04"]) == 0
+    for history_file in ("", "[]", "{not json", None):
+        if history_file is None:
+            (out / "history.json").unlink()
+        else:
+            (out / "history.json").write_text(history_file)
+        assert run.main(["--source", "synthetic", "--out", str(out), "--only", "05"]) == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["epochs_trained"] == 2 and 1 <= metrics["best_epoch"] <= 2
+
+
+def papermill_cli(tmp_path, notebook, *parameters):
     out = tmp_path / "out.ipynb"
-    command = [sys.executable, "-m", "papermill", "notebooks/04_training.ipynb", str(out),
-               "-p", "run_dir", str(tmp_path / "run"), "-p", "max_epochs", "1", *parameters]
-    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)  # as the README says, from the top
-    return "".join(o.get("text", "") for c in read(out).cells if c.cell_type == "code" for o in c.outputs)
+    command = [sys.executable, "-m", "papermill", f"notebooks/{notebook}", str(out),
+               "-p", "run_dir", str(tmp_path / "run"), *parameters]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)  # as the README says, from the top
+    return result, (printed(read(out)) if out.exists() else "")
 
 
 @pytest.mark.parametrize("value", ["False", "false"])
 def test_papermill_cuda_false_means_cpu(tmp_path, value):
-    printed = papermill_cli(tmp_path, "-p", "cuda", value)
-    assert "training on cpu" in printed
-    assert "no CUDA GPU" not in printed
+    result, text = papermill_cli(tmp_path, "04_training.ipynb", "-p", "max_epochs", "1", "-p", "cuda", value)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "training on cpu" in text and "no CUDA GPU" not in text
 
 
 def test_papermill_cuda_true_uses_gpu_or_says_why_not(tmp_path):
     import torch
 
-    printed = papermill_cli(tmp_path, "-p", "cuda", "True")
+    result, text = papermill_cli(tmp_path, "04_training.ipynb", "-p", "max_epochs", "1", "-p", "cuda", "True")
+    assert result.returncode == 0, result.stderr[-2000:]
     if torch.cuda.is_available():
-        assert "training on cuda" in printed
+        assert "training on cuda" in text
     else:
-        assert "no CUDA GPU" in printed and "training on cpu" in printed
+        assert "no CUDA GPU" in text and "training on cpu" in text
+
+
+def test_papermill_lowercase_booleans_mean_what_they_say(tmp_path):
+    """-p mirror false used to arrive as the text "false", which Python treats as true."""
+    result, _ = papermill_cli(tmp_path, "04_training.ipynb", "-p", "max_epochs", "1", "-p", "random_flips", "false")
+    assert result.returncode == 0, result.stderr[-2000:]
+    result, text = papermill_cli(tmp_path, "05_evaluation.ipynb", "-p", "mirror", "false")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["mirror"] is False
+    assert "final test accuracy (one look)" in text
+
+
+def test_papermill_errors_name_the_notebooks_parameter(tmp_path):
+    result, _ = papermill_cli(tmp_path, "04_training.ipynb", "-p", "train_subset", "-5")
+    assert result.returncode != 0
+    assert "train_subset=-5 must be a positive whole number" in result.stderr
+    result, _ = papermill_cli(tmp_path, "05_evaluation.ipynb", "-p", "mirror", "maybe")
+    assert "mirror='maybe' is not a yes/no value" in result.stderr
 
 
 def test_runner_names_the_failing_notebook_and_cell(tmp_path, monkeypatch, capsys):
@@ -189,7 +312,43 @@ def test_evaluation_without_a_model_says_which_notebook_to_run(tmp_path, capsys,
     assert "run notebooks/04_training.ipynb first" in err
 
 
+def kernels_of(pid):
+    """The ipykernel processes started by process ``pid`` (its descendants)."""
+    import psutil
+
+    try:
+        return [p for p in psutil.Process(pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_ctrl_c_ends_the_runner_with_one_line_code_130_and_nothing_left_behind(tmp_path):
+    import psutil
+
+    env = {**os.environ, "CIFAR_QUICK": "0", "TMPDIR": str(tmp_path / "tmp"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+    (tmp_path / "tmp").mkdir()
+    runner = subprocess.Popen([sys.executable, "-m", "cifar_helpers.run", "--source", "synthetic", "--epochs", "50",
+                               "--out", str(tmp_path / "run"), "--only", "04"], cwd=ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not kernels_of(runner.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    kernels = kernels_of(runner.pid)
+    assert kernels, "the notebook's kernel started"
+    time.sleep(3)
+    os.killpg(runner.pid, signal.SIGINT)  # Ctrl-C in a terminal goes to the whole process group
+    out, err = runner.communicate(timeout=120)
+    assert runner.returncode == 130, err
+    assert err.strip().splitlines() == [f"interrupted while 04_training.ipynb was running: {tmp_path / 'run'} "
+                                        "holds only what finished before."], err
+    psutil.wait_procs(kernels, timeout=30)
+    assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kernels), "no kernel left running"
+    assert not list((tmp_path / "tmp").iterdir()), "no kernel connection files left in the temp folder"
+    assert not (tmp_path / "rt").exists() or not list((tmp_path / "rt").iterdir())
+
+
 def test_quick_profile_is_announced(tmp_path):
-    assert os.environ.get("CIFAR_QUICK") == "1", "the root conftest.py turns the quick profile on"
-    printed = papermill_cli(tmp_path)
-    assert "QUICK PROFILE" in printed and "SYNTHETIC" in printed
+    result, text = papermill_cli(tmp_path, "04_training.ipynb", "-p", "max_epochs", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "QUICK PROFILE" in text and "SYNTHETIC" in text

@@ -183,7 +183,8 @@ def test_live_plot_outside_a_notebook_saves_a_png(tmp_path, tiny_model, make_dat
                      max_epochs=2, metrics={"accuracy": classification_accuracy})
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(plot.figure.axes) == 2  # loss, and accuracy since it was measured
-    assert len(plot.figure.axes[0].lines) == 2  # train and validation loss
+    assert [line.get_label()[:10] for line in plot.figure.axes[0].lines] == [
+        "train loss", "validation", "lowest val"]  # train and validation loss, and the best epoch
 
 
 def test_default_plugins_run_headless(capsys, tiny_model, make_dataset):

@@ -1,0 +1,67 @@
+"""Self-checks for the lesson's exercises: ``check("4.1", histories=histories)`` says right, or gives a hint.
+
+Every exercise has one check, defined once in this package (a module per notebook); a notebook's
+check cell is one line. A check
+prints one of
+
+    ✓ Exercise 4.1: right. <what it shows>
+    ✗ Exercise 4.1: not yet. Hint: <a nudge that does not give the answer away>
+    … Exercise 4.1: no answer yet: <what to fill in>
+
+Where a question has no single right answer (compare two curves), the check tests what can be
+tested: the runs happened, the answer agrees with the student's own results; the teacher's
+guide discusses the rest. When nbgrader grades a notebook (it sets NBGRADER_EXECUTION), or when
+CIFAR_GRADING=1, a check that is not right raises AssertionError with its hint instead, so
+each check cell is an nbgrader grade cell.
+"""
+
+from __future__ import annotations
+
+import os
+
+CHECKS = {}  # filled by the modules imported at the end of this one, one per notebook
+RIGHT, WRONG, MISSING = "right", "wrong", "missing"
+
+
+def exercise(name):
+    """Register a check: a function of the answers that returns (status, message)."""
+    def register(function):
+        CHECKS[name] = function
+        return function
+    return register
+
+
+def check(name, **answers):
+    """Check exercise ``name`` with the answers (and context) given as keywords; print the verdict."""
+    if name not in CHECKS:
+        raise KeyError(f"there is no exercise {name!r}: the exercises are {', '.join(CHECKS)}.")
+    status, message = CHECKS[name](**answers)
+    mark, verdict = {RIGHT: ("✓", "right."), WRONG: ("✗", "not yet. Hint:"), MISSING: ("…", "no answer yet:")}[status]
+    line = f"{mark} Exercise {name}: {verdict} {message}".rstrip()
+    if status != RIGHT and (os.environ.get("NBGRADER_EXECUTION") or os.environ.get("CIFAR_GRADING") == "1"):
+        raise AssertionError(line)
+    print(line)
+
+
+def right(message=""):
+    return RIGHT, message
+
+
+def wrong(hint):
+    return WRONG, hint
+
+
+def missing(what):
+    return MISSING, what
+
+
+def _unanswered(*values):
+    return any(value is None or value is ... for value in values)
+
+
+def _final(history, key):
+    return history[-1][key] if history and key in history[-1] else None
+
+
+# The checks register themselves when their modules are imported.
+from . import evaluation, fast_track, loading, model, training, visualization  # noqa: E402, F401

@@ -1,0 +1,103 @@
+"""The checks of notebook 4. Training."""
+
+from . import _final, _unanswered, exercise, missing, right, wrong
+
+
+def _runs(histories, keys, what):
+    if _unanswered(histories) or not isinstance(histories, dict) or not histories:
+        return missing(f"fill histories with one short run per {what}.")
+    if set(histories) != set(keys):
+        return wrong(f"train one short run for each {what} in {sorted(keys)} and keep its history under that key.")
+    if any(not history or "val_loss" not in history[-1] for history in histories.values()):
+        return wrong("keep each run's history (model.history): a list of epoch records with val_loss.")
+    return None
+
+
+@exercise("4.1")
+def _learning_rates(histories, slowest):
+    problem = _runs(histories, {0.01, 0.001, 0.0001}, "learning rate")
+    if problem:
+        return problem
+    if _unanswered(slowest):
+        return missing("set slowest to the learning rate whose training loss is highest after the last epoch.")
+    expected = max(histories, key=lambda lr: _final(histories[lr], "train_loss"))
+    if slowest == expected:
+        return right(f"with lr={expected} the loss fell least. Too small a step crawls; too large a step "
+                     "overshoots and can make the loss jump.")
+    return wrong("compare each run's train_loss in its last epoch: which is highest?")
+
+
+@exercise("4.2")
+def _dropout_gap(histories, bigger_gap):
+    problem = _runs(histories, {0.0, 0.3}, "dropout value")
+    if problem:
+        return problem
+    if _unanswered(bigger_gap):
+        return missing("set bigger_gap to the dropout value whose validation loss ends furthest above its "
+                       "training loss.")
+    gaps = {p: _final(h, "val_loss") - _final(h, "train_loss") for p, h in histories.items()}
+    expected = max(gaps, key=gaps.get)
+    if bigger_gap == expected:
+        return right(f"gaps (validation - training loss): {', '.join(f'{p}: {g:+.3f}' for p, g in gaps.items())}. "
+                     + ("Without dropout the network fits its training images more closely." if expected == 0.0
+                        else "An unusual result after so few epochs: compare the curves."))
+    return wrong("in each run's last epoch, subtract train_loss from val_loss; which gap is larger?")
+
+
+@exercise("4.3")
+def _flips(histories, better):
+    problem = _runs(histories, {True, False}, "random_flips setting")
+    if problem:
+        return problem
+    if _unanswered(better):
+        return missing("set better to the random_flips setting (True or False) with the higher final "
+                       "validation accuracy.")
+    expected = max(histories, key=lambda flips: _final(histories[flips], "val_accuracy"))
+    if better == expected:
+        return right("in runs this short the difference is small, and either way is possible; over the full "
+                     "lesson, averaged over three seeds, flips gained about half a point in this project's runs.")
+    return wrong("compare val_accuracy in each run's last epoch.")
+
+
+@exercise("4.4")
+def _subset(history, baseline, lower):
+    if _unanswered(history, lower) or not history:
+        return missing("train a short run on 5,000 images (history) and set lower to True or False.")
+    if "val_accuracy" not in history[-1]:
+        return wrong("keep the run's history (model.history): a list of epoch records with val_accuracy.")
+    expected = _final(history, "val_accuracy") < _final(baseline, "val_accuracy")
+    if lower == expected:
+        return right("fewer images means fewer examples of each class to learn from, and shorter epochs too."
+                     if expected else "an unusual result: look at the two runs' curves.")
+    return wrong("compare val_accuracy in the last epoch of your run and of the baseline run.")
+
+
+@exercise("4.5")
+def _plugin(reported, history):
+    if _unanswered(reported) or not reported:
+        return missing("register your report plugin, train, and let it append each epoch's validation "
+                       "accuracy to reported.")
+    expected = [record.get("val_accuracy") for record in history or []]
+    if list(reported) == expected:
+        return right("your plugin saw every epoch's record. Plugins receive the training state as keywords.")
+    if len(reported) != len(expected):
+        return wrong(f"reported has {len(reported)} values for {len(expected)} epochs: register the plugin on "
+                     "'on_end_epoch'.")
+    return wrong("append record['val_accuracy'], the value for the epoch that just ended.")
+
+
+@exercise("4.6")
+def _early_stop(model, epochs):
+    if _unanswered(model):
+        return missing("train a short run with early stopping until it fires, and keep the model in stopper.")
+    history = model.history
+    if not history or "val_loss" not in history[-1]:
+        return wrong("train with a validation set and patience=... so that early stopping watches val_loss.")
+    if model.state.stop_reason is None or len(history) >= epochs:
+        return wrong("it ran every epoch: early stopping did not fire. Give it less patience, or make the model "
+                     "overfit sooner (fewer images, no dropout, a larger learning rate).")
+    best = min(history, key=lambda r: r["val_loss"])["epoch"]
+    if model.weights_epoch != best:
+        return wrong("the model should hold the best epoch's weights: keep EarlyStopping's restore_best=True.")
+    return right(f"it stopped after epoch {len(history)} and kept epoch {best}'s weights, where the validation "
+                 "loss was lowest.")

@@ -1,0 +1,89 @@
+"""Student copies (nbgrader's ClearSolutions over the teacher's notebooks) and the grade table."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cifar_helpers import classroom
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    result = subprocess.run([sys.executable, "-m", "cifar_helpers.classroom", "student-copies", str(out)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def solution_lines(cell):
+    lines = cell.source.splitlines()
+    start, end = lines.index("### BEGIN SOLUTION"), lines.index("### END SOLUTION")
+    return [line for line in lines[start + 1:end] if line.strip()]
+
+
+def test_one_command_writes_a_copy_of_every_notebook(copies):
+    assert sorted(p.name for p in copies.iterdir()) == [p.name for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("teacher_path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_no_student_copy_contains_a_solution_or_an_exercise_output(copies, teacher_path):
+    teacher = nbformat.read(teacher_path, as_version=4)
+    student = nbformat.read(copies / teacher_path.name, as_version=4)
+    assert len(student.cells) == len(teacher.cells)
+    text = (copies / teacher_path.name).read_text()
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    solutions = [c for c in teacher.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert solutions, "every notebook has exercises"
+    for cell in solutions:
+        copy = next(s for s in student.cells if s.metadata.get("nbgrader", {}).get("grade_id") ==
+                    cell.metadata["nbgrader"]["grade_id"])
+        assert classroom.CODE_STUB in copy.source
+        for line in solution_lines(cell):
+            assert line not in copy.source.splitlines(), f"solution line left in the copy: {line!r}"
+    for t, s in zip(teacher.cells, student.cells):
+        if s.cell_type != "code":
+            continue
+        if classroom.is_exercise_cell(s):
+            assert s.outputs == [] and s.execution_count is None
+        else:
+            assert s.source == t.source and s.outputs == t.outputs, "the lesson's own outputs stay, for reading"
+
+
+@pytest.mark.parametrize("name", ["01_loading.ipynb", "03_model.ipynb"])
+def test_a_student_copy_runs_and_every_check_waits_for_an_answer(copies, name, tmp_path):
+    import papermill
+
+    out = tmp_path / name
+    papermill.execute_notebook(str(copies / name), str(out), cwd=str(ROOT / "notebooks"), kernel_name="python3",
+                               progress_bar=False)
+    executed = nbformat.read(out, as_version=4)
+    marks = classroom.check_results(executed)
+    assert marks and set(marks.values()) == {"…"}, marks
+
+
+def test_grade_tabulates_the_checks_of_executed_notebooks(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    for text in ("✓ Exercise 1.1: right.\n", "✗ Exercise 1.2: not yet. Hint: ...\n", "… Exercise 1.3: no answer yet\n"):
+        cell = nbformat.v4.new_code_cell("check(...)")
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        nb.cells.append(cell)
+    nbformat.write(nb, tmp_path / "ada.ipynb")
+    lines = classroom.grade([tmp_path / "ada.ipynb"])
+    assert re.split(r"\s+", lines[0].strip()) == ["notebook", "1.1", "1.2", "1.3", "right"]
+    assert re.split(r"\s+", lines[1].strip()) == ["ada.ipynb", "✓", "✗", "…", "1/3"]
+
+
+def test_a_solution_marker_outside_a_solution_cell_is_refused():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"language": "python", "name": "python3"}
+    nb.cells.append(nbformat.v4.new_code_cell("x = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION"))
+    with pytest.raises(RuntimeError, match="non-solution cell"):
+        classroom.student_copy(nb)

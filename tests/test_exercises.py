@@ -1,0 +1,202 @@
+"""Every exercise check: right answers pass, wrong answers get a hint (not the answer), no answer says so,
+and grading (nbgrader sets NBGRADER_EXECUTION) turns anything but right into an AssertionError.
+
+That every committed solution passes its check is tested where the notebooks run
+(test_notebooks.py: the whole lesson in the quick profile prints one ✓ per exercise).
+"""
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from cifar_helpers import CLASSES, CNN, AsyncDataLoader, DataSet, batch_to_tensors, show_images
+from cifar_helpers.exercises import CHECKS, check
+
+
+def history(*values, key="val_loss", **more):
+    return [{"epoch": i + 1, key: v, **{k: vs[i] for k, vs in more.items()}} for i, v in enumerate(values)]
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory):
+    """The data each check reads, made up small: what a notebook passes as context."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(200, 32, 32, 3), dtype=np.uint8)
+    labels = np.repeat(np.arange(10), 20)
+    average = np.stack([images[labels == c].mean(axis=0) for c in range(10)])
+    figure = show_images(images[:32], labels[:32], CLASSES)
+    probabilities = rng.dirichlet(np.ones(10), size=200)
+    run_dir = tmp_path_factory.mktemp("run")
+    torch.manual_seed(0)
+    for p in (0.0, 0.3):
+        CNN(dropout=p).save(run_dir / f"exercise_dropout_{p}.pt")
+    loader = AsyncDataLoader(DataSet([images, labels], batch_size=50, shuffle=False), on_batch_loaded=batch_to_tensors)
+    batch = batch_to_tensors((images[:4], labels[:4]))
+    model_12 = CNN()
+    model_12.conv1, model_12.conv2 = torch.nn.Conv2d(3, 12, 5), torch.nn.Conv2d(12, 16, 5)
+    model_12_broken = CNN()
+    model_12_broken.conv1 = torch.nn.Conv2d(3, 12, 5)
+
+    def accuracy_of(p):
+        from cifar_helpers import classification_accuracy
+
+        model = CNN(dropout=p).load(run_dir / f"exercise_dropout_{p}.pt")
+        return model.evaluate_with_metrics(loader, {"accuracy": classification_accuracy})["accuracy"]
+
+    stopped = SimpleNamespace(history=history(1.0, 0.8, 0.9), weights_epoch=2, state=SimpleNamespace(stop_reason="x"))
+    ran_all = SimpleNamespace(history=history(*[1.0 - i / 20 for i in range(15)]), weights_epoch=15,
+                              state=SimpleNamespace(stop_reason=None))
+    per_class = np.linspace(0.3, 0.9, 10)
+    table = [{"step": "0. a", "test_accuracy": 0.5}, {"step": "1. b", "test_accuracy": 0.8},
+             {"step": "2. c", "test_accuracy": 0.85}, {"step": "all, 10 epochs", "test_accuracy": 0.9}]
+    return SimpleNamespace(**locals())
+
+
+def cases(c):
+    """exercise -> (right answers, [wrong answers...], unanswered), each a dict of keywords (context included)."""
+    n = 50_000
+    lr = {0.01: history(1.0, 0.5, key="train_loss", val_loss=[1, 1]),
+          0.001: history(1.0, 0.7, key="train_loss", val_loss=[1, 1]),
+          0.0001: history(2.0, 1.9, key="train_loss", val_loss=[2, 2])}
+    dropout = {0.0: history(0.9, key="val_loss", train_loss=[0.3]), 0.3: history(0.9, key="val_loss", train_loss=[0.7])}
+    flips = {True: history(1.0, key="val_loss", val_accuracy=[0.6]),
+             False: history(1.0, key="val_loss", val_accuracy=[0.5])}
+    small, base = history(0.4, key="val_accuracy"), history(0.5, key="val_accuracy")
+    test_mean = c.images.reshape(-1, 3).mean(axis=0) / 255
+    accuracies = {p: c.accuracy_of(p) for p in (0.0, 0.3)}
+    wrong_index = int(np.flatnonzero(c.probabilities.argmax(axis=1) != c.labels)[0])
+    right_index = int(np.flatnonzero(c.probabilities.argmax(axis=1) == c.labels)[0])
+    gains_one, gains_two = np.full(10, 0.5), np.full(10, 0.5)
+    gains_two[3] = 0.6
+    differences = {(i, j): np.abs(c.average[i] - c.average[j]).mean() for i in range(10) for j in range(i + 1, 10)}
+    i, j = min(differences, key=differences.get)
+    means = {name: c.images[c.labels == CLASSES.index(name)].mean() for name in ("airplane", "frog")}
+    brighter = max(means, key=means.get)
+    return {
+        "1.1": ({"batches_256": n // 256, "n_train": n},
+                [{"batches_256": n // 256 + 1, "n_train": n}, {"batches_256": n / 256, "n_train": n}],
+                {"batches_256": None, "n_train": n}),
+        "1.2": ({"test_mean": test_mean, "test_images": c.images, "train_mean": test_mean},
+                [{"test_mean": test_mean * 255, "test_images": c.images, "train_mean": test_mean},
+                 {"test_mean": test_mean[:2], "test_images": c.images, "train_mean": test_mean},
+                 {"test_mean": test_mean + 0.05, "test_images": c.images, "train_mean": test_mean}],
+                {"test_mean": None, "test_images": c.images, "train_mean": test_mean}),
+        "1.3": ({"same_without_shuffle": True, "same_with_shuffle": False},
+                [{"same_without_shuffle": False, "same_with_shuffle": False},
+                 {"same_without_shuffle": True, "same_with_shuffle": True}],
+                {"same_without_shuffle": None, "same_with_shuffle": None}),
+        "1.4": ({"seconds": {1: 0.5, 16: 0.4}}, [{"seconds": {1: 0.5}}, {"seconds": {1: -1, 16: 0.4}}],
+                {"seconds": {}}),
+        "2.1": ({"figure": c.figure, "test_labels": c.labels, "classes": CLASSES},
+                [{"figure": show_images(c.images[:16], c.labels[:16], CLASSES), "test_labels": c.labels,
+                  "classes": CLASSES},
+                 {"figure": show_images(c.images[:32], c.labels[1:33], CLASSES), "test_labels": c.labels,
+                  "classes": CLASSES}],
+                {"figure": None, "test_labels": c.labels, "classes": CLASSES}),
+        "2.2": ({"most_similar": (CLASSES[j], CLASSES[i]), "average_images": c.average, "classes": CLASSES},
+                [{"most_similar": ("cat", "cat"), "average_images": c.average, "classes": CLASSES},
+                 {"most_similar": next((CLASSES[a], CLASSES[b]) for a, b in differences if (a, b) != (i, j)),
+                  "average_images": c.average, "classes": CLASSES}],
+                {"most_similar": None, "average_images": c.average, "classes": CLASSES}),
+        "2.3": ({"brighter": brighter, "figure": c.figure, "images": c.images, "labels": c.labels, "classes": CLASSES},
+                [{"brighter": ({"airplane", "frog"} - {brighter}).pop(), "figure": c.figure, "images": c.images,
+                  "labels": c.labels, "classes": CLASSES},
+                 {"brighter": "ship", "figure": c.figure, "images": c.images, "labels": c.labels, "classes": CLASSES}],
+                {"brighter": None, "figure": None, "images": c.images, "labels": c.labels, "classes": CLASSES}),
+        "3.1": ({"model": c.model_12, "parameters": sum(p.numel() for p in c.model_12.parameters()), "batch": c.batch},
+                [{"model": c.model_12_broken, "parameters": 1, "batch": c.batch},
+                 {"model": CNN(), "parameters": 62006, "batch": c.batch},
+                 {"model": c.model_12, "parameters": 62006, "batch": c.batch}],
+                {"model": None, "parameters": None, "batch": c.batch}),
+        "3.2": ({"fc1_inputs": 400}, [{"fc1_inputs": 576}, {"fc1_inputs": 300}], {"fc1_inputs": None}),
+        "3.3": ({"zeroed_loss": math.log(10)}, [{"zeroed_loss": 2.2}], {"zeroed_loss": None}),
+        "4.1": ({"histories": lr, "slowest": 0.0001},
+                [{"histories": lr, "slowest": 0.01}, {"histories": {0.001: lr[0.001]}, "slowest": 0.001}],
+                {"histories": {}, "slowest": None}),
+        "4.2": ({"histories": dropout, "bigger_gap": 0.0}, [{"histories": dropout, "bigger_gap": 0.3}],
+                {"histories": dropout, "bigger_gap": None}),
+        "4.3": ({"histories": flips, "better": True}, [{"histories": flips, "better": False}],
+                {"histories": flips, "better": None}),
+        "4.4": ({"history": small, "baseline": base, "lower": True},
+                [{"history": small, "baseline": base, "lower": False}],
+                {"history": None, "baseline": base, "lower": None}),
+        "4.5": ({"reported": [0.4, 0.5], "history": history(1, 1, key="val_loss", val_accuracy=[0.4, 0.5])},
+                [{"reported": [0.4], "history": history(1, 1, key="val_loss", val_accuracy=[0.4, 0.5])},
+                 {"reported": [0.5, 0.4], "history": history(1, 1, key="val_loss", val_accuracy=[0.4, 0.5])}],
+                {"reported": [], "history": None}),
+        "4.6": ({"model": c.stopped, "epochs": 15},
+                [{"model": c.ran_all, "epochs": 15},
+                 {"model": SimpleNamespace(**{**vars(c.stopped), "weights_epoch": 3}), "epochs": 15}],
+                {"model": None, "epochs": 15}),
+        "5.1": ({"best_class": CLASSES[9], "worst_class": CLASSES[0], "per_class": c.per_class, "classes": CLASSES},
+                [{"best_class": CLASSES[0], "worst_class": CLASSES[9], "per_class": c.per_class, "classes": CLASSES}],
+                {"best_class": None, "worst_class": None, "per_class": c.per_class, "classes": CLASSES}),
+        "5.2": ({"index": int(np.flatnonzero(c.probabilities.argmax(1) != c.labels)[
+                    np.argmax(c.probabilities[c.probabilities.argmax(1) != c.labels].max(1))]),
+                 "probabilities": c.probabilities, "labels": c.labels},
+                [{"index": right_index, "probabilities": c.probabilities, "labels": c.labels},
+                 {"index": wrong_index, "probabilities": c.probabilities, "labels": c.labels}],
+                {"index": None, "probabilities": c.probabilities, "labels": c.labels}),
+        "5.3": ({"most_gained": CLASSES[3], "one_look": gains_one, "two_looks": gains_two, "classes": CLASSES},
+                [{"most_gained": CLASSES[0], "one_look": gains_one, "two_looks": gains_two, "classes": CLASSES}],
+                {"most_gained": None, "one_look": gains_one, "two_looks": gains_two, "classes": CLASSES}),
+        "5.4": ({"test_accuracy": accuracies, "run_dir": c.run_dir, "test_loader": c.loader},
+                [{"test_accuracy": {p: a + 0.05 for p, a in accuracies.items()}, "run_dir": c.run_dir,
+                  "test_loader": c.loader}],
+                {"test_accuracy": {}, "run_dir": c.run_dir, "test_loader": c.loader}),
+        "6.1": ({"largest_gain": "1. b", "table": c.table},
+                [{"largest_gain": "2. c", "table": c.table}, {"largest_gain": "0. a", "table": c.table}],
+                {"largest_gain": None, "table": c.table}),
+        "6.2": ({"images_per_second": {1: 600.0, 6: 100.0}}, [{"images_per_second": {1: 600.0, 6: -1}}],
+                {"images_per_second": {}}),
+    }
+
+
+def test_every_exercise_of_the_notebooks_has_exactly_one_check_and_a_case_here(context):
+    import nbformat
+
+    names = []
+    for path in sorted((Path(__file__).parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                assert cell.source.startswith('check("') and cell.source.count("\n") == 0, "a check cell is one line"
+                names.append(cell.source.split('"')[1])
+    assert sorted(names) == sorted(CHECKS) == sorted(cases(context)), "one check per exercise, each tested here"
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_right_wrong_and_missing_answers(name, context, capsys):
+    right, wrongs, unanswered = cases(context)[name]
+    check(name, **right)
+    assert capsys.readouterr().out.startswith(f"✓ Exercise {name}: right.")
+    for answer in wrongs:
+        check(name, **answer)
+        out = capsys.readouterr().out
+        assert out.startswith(f"✗ Exercise {name}: not yet. Hint: ") and len(out.splitlines()) == 1, out
+    check(name, **unanswered)
+    assert capsys.readouterr().out.startswith(f"… Exercise {name}: no answer yet:")
+
+
+def test_grading_turns_a_wrong_or_missing_answer_into_an_assertion(context, monkeypatch, capsys):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    right, wrongs, unanswered = cases(context)["3.2"]
+    check("3.2", **right)
+    assert capsys.readouterr().out.startswith("✓")
+    with pytest.raises(AssertionError, match="not yet. Hint"):
+        check("3.2", **wrongs[0])
+    with pytest.raises(AssertionError, match="no answer yet"):
+        check("3.2", **unanswered)
+
+
+def test_an_unknown_exercise_is_named():
+    with pytest.raises(KeyError, match="there is no exercise '9.9'"):
+        check("9.9")
+
+
+def teardown_module():
+    plt.close("all")

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole lesson with cuda=True on a GPU machine, notebook 6 with airbench94's widths and batch
+# size, then the figures: accuracy, seconds, images/s and which GPU. Run from the lesson's top
+# folder with CIFAR-10 in ./data (or DATA=/path/to/it). Tested on the CPU path by
+# tests/test_notebooks.py (where CUDA is missing it runs on the CPU and says so).
+#
+#     bash tools/gpu_check.sh                 # everything
+#     EPOCHS=1 FAST_EPOCHS=1 bash tools/gpu_check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python}
+OUT=${OUT_DIR:-runs/gpu-check}
+$PY -c "import torch; print('GPU:', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none (CPU)')"
+$PY -m cifar_helpers.run --cuda --data-dir "${DATA:-data}" --out "$OUT" --epochs "${EPOCHS:-10}" \
+    --batch-size "${BATCH_SIZE:-256}" --fast-epochs "${FAST_EPOCHS:-10}" --widths "${WIDTHS:-64,256,256}" \
+    --fast-batch-size "${FAST_BATCH_SIZE:-1024}" --fast-learning-rate "${FAST_LEARNING_RATE:-1.5}" ${EXTRA:-}
+$PY - "$OUT" <<'PY'
+import json, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+m = json.loads((out / "metrics.json").read_text())
+print(f"notebooks 04-05: test accuracy {m['test_accuracy']:.2%}, {m['epochs_trained']} epochs, "
+      f"{m['seconds_per_epoch']:.1f} s per epoch, {m['images_per_second']:,.0f} images/s")
+f = json.loads((out / "fast_track.json").read_text())
+print(f"notebook 06: test accuracy {f['test_accuracy']:.2%} (one view {f['one_view_test_accuracy']:.2%}) after "
+      f"{f['train_seconds']:.1f} s of training on {f['device']}, widths {f['widths']}, batch {f['batch_size']}")
+for row in f["table"]:
+    print(f"  {row['step']:<48} {row['test_accuracy']:7.2%} {row['train_seconds']:8.1f} s")
+PY
