@@ -13,15 +13,22 @@ from torch import nn
 from .model import Model
 
 
+def batch_norm(channels):
+    """Batch normalisation with its scale fixed at 1 (the next convolution can scale) and a learned shift."""
+    norm = nn.BatchNorm2d(channels, momentum=0.4)
+    norm.weight.requires_grad_(False)
+    return norm
+
+
 def conv_group(channels_in, channels_out):
     """conv 3x3 -> max pool (halves height and width) -> batch norm -> GELU -> conv 3x3 -> batch norm -> GELU."""
     return nn.Sequential(
         nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False),
         nn.MaxPool2d(2),
-        nn.BatchNorm2d(channels_out),
+        batch_norm(channels_out),
         nn.GELU(),
         nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False),
-        nn.BatchNorm2d(channels_out),
+        batch_norm(channels_out),
         nn.GELU(),
     )
 
@@ -45,6 +52,10 @@ class FastNet(Model):
         x = self.stages(F.gelu(self.patches(x)))
         x = F.max_pool2d(x, 3).flatten(1)                       # one number per channel
         return self.head(x) / 9                                 # small scores at the start: calm first steps
+
+    def norm_biases(self):
+        """The batch norms' shifts: few numbers that move slowly, so notebook 6 gives them larger steps."""
+        return [module.bias for module in self.modules() if isinstance(module, nn.BatchNorm2d)]
 
     def loss(self, output, batch):
         _, labels = batch

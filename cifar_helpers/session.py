@@ -9,8 +9,10 @@ QUICK_ENV = "CIFAR_QUICK"
 HEADLESS_ENV = "CIFAR_HEADLESS"
 
 # What the quick profile changes, where a notebook has the parameter: synthetic data, a run
-# folder of its own, and at most this many epochs; small networks for notebook 6.
-QUICK_SETTINGS = {"source": "synthetic", "run_dir": "runs/quick", "widths": (8, 16, 16)}
+# folder of its own instead of the lesson's (another one given explicitly is kept), at most this
+# many epochs, and a small network for notebook 6.
+QUICK_SETTINGS = {"source": "synthetic", "widths": (8, 16, 16)}
+QUICK_RUN_DIR = {"runs/lesson": "runs/quick"}
 QUICK_AT_MOST = {"max_epochs": 2, "epochs": 1, "ablation_epochs": 1}
 
 
@@ -82,6 +84,8 @@ def notebook_setup(namespace: dict) -> dict:
     parameters = check_parameters(namespace)
     if quick_profile():
         namespace.update({k: v for k, v in QUICK_SETTINGS.items() if k in namespace})
+        if "run_dir" in namespace:
+            namespace["run_dir"] = QUICK_RUN_DIR.get(namespace["run_dir"], namespace["run_dir"])
         namespace.update({k: min(v, namespace[k] or v) for k, v in QUICK_AT_MOST.items() if k in namespace})
     for name in ("data_dir", "run_dir"):
         if name in namespace:

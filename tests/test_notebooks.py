@@ -20,6 +20,7 @@ import papermill
 import pytest
 
 import cifar_helpers
+import cifar_helpers.exercises
 from cifar_helpers import run
 
 ROOT = Path(__file__).resolve().parent.parent
