@@ -22,14 +22,27 @@ def local_kernel_manager():
 
     Over TCP the kernel warns that its traffic is unencrypted: true, but on 127.0.0.1, between
     two processes of the same user, nobody else can listen. IPC avoids the network altogether.
+    Its sockets go into Jupyter's runtime folder (a run's own, see `kernel_runtime_folder`), by an
+    absolute path: jupyter_client's default is a relative one, in whatever folder each side runs.
     """
+    import uuid
+
     from jupyter_client.manager import KernelManager
-    from traitlets import CaselessStrEnum
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets import CaselessStrEnum, default
 
     if os.name != "posix":
         return KernelManager
-    return type("LocalKernelManager", (KernelManager,),
-                {"transport": CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)})
+
+    class LocalKernelManager(KernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        @default("ip")
+        def _ip_default(self):
+            os.makedirs(jupyter_runtime_dir(), exist_ok=True)
+            return os.path.join(jupyter_runtime_dir(), f"kernel-{uuid.uuid4().hex[:12]}-ipc")
+
+    return LocalKernelManager
 
 
 @contextmanager

@@ -57,7 +57,7 @@ def test_no_student_copy_contains_a_solution_or_an_exercise_output(copies, teach
             assert s.source == t.source and s.outputs == t.outputs, "the lesson's own outputs stay, for reading"
 
 
-@pytest.mark.parametrize("name", ["01_loading.ipynb", "03_model.ipynb"])
+@pytest.mark.parametrize("name", ["03_model.ipynb"])
 def test_a_student_copy_runs_and_every_check_waits_for_an_answer(copies, name, tmp_path):
     import papermill
 

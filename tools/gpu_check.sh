@@ -18,9 +18,10 @@ $PY - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
-m = json.loads((out / "metrics.json").read_text())
-print(f"notebooks 04-05: test accuracy {m['test_accuracy']:.2%}, {m['epochs_trained']} epochs, "
-      f"{m['seconds_per_epoch']:.1f} s per epoch, {m['images_per_second']:,.0f} images/s")
+if (out / "metrics.json").is_file():
+    m = json.loads((out / "metrics.json").read_text())
+    print(f"notebooks 04-05: test accuracy {m['test_accuracy']:.2%}, {m['epochs_trained']} epochs, "
+          f"{m['seconds_per_epoch']:.1f} s per epoch, {m['images_per_second']:,.0f} images/s")
 f = json.loads((out / "fast_track.json").read_text())
 print(f"notebook 06: test accuracy {f['test_accuracy']:.2%} (one view {f['one_view_test_accuracy']:.2%}) after "
       f"{f['train_seconds']:.1f} s of training on {f['device']}, widths {f['widths']}, batch {f['batch_size']}")

@@ -11,10 +11,13 @@ should not be committed: widget state, papermill and timing metadata. Real CIFAR
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from cifar_helpers.run_folder import kernel_runtime_folder, local_kernel_manager
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -41,10 +44,12 @@ def main(only):
             continue
         print(f"executing {path.name} ...", flush=True)
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
-                       record_timing=False).execute()
+        started = time.perf_counter()
+        with kernel_runtime_folder():
+            NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
+                           record_timing=False, kernel_manager_class=local_kernel_manager()).execute()
         nbformat.write(tidy(nb), path)
-        print(f"  {path.name}: {path.stat().st_size / 1e3:.0f} kB")
+        print(f"  {path.name}: {path.stat().st_size / 1e3:.0f} kB, {time.perf_counter() - started:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

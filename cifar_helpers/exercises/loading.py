@@ -23,10 +23,10 @@ def _batches_per_epoch(batches_256, n_train):
 
 @exercise("1.2")
 def _test_mean(test_mean, test_images, train_mean):
+    expected = test_images.reshape(-1, 3).mean(axis=0) / 255
     if _unanswered(test_mean):
         return missing("set test_mean to the mean of each channel of the test images, scaled to 0-1.")
     test_mean = np.asarray(test_mean, dtype=float)
-    expected = test_images.reshape(-1, 3).mean(axis=0) / 255
     if test_mean.shape != (3,):
         return wrong(f"give one mean per colour channel: three numbers, not an array of shape {test_mean.shape}.")
     if np.allclose(test_mean, expected * 255, atol=0.5):
