@@ -42,6 +42,7 @@ OPTIONS = {
     "--dropout": ("dropout", "input dropout (default 0.3)", LESSON),
     "--patience": ("patience", "early-stopping patience in epochs (default 5)", LESSON),
     "--seed": ("seed", "random seed (default 0)", None),
+    "--exercise-epochs": ("exercise_epochs", "notebook 04: epochs of each exercise's short run (default 3)", LESSON),
     "--fast-epochs": ("epochs", "notebook 06: epochs of its full run (default 10)", FAST_TRACK),
     "--ablation-epochs": ("ablation_epochs", "notebook 06: epochs of each short run, 0 to skip them (default 2)",
                           FAST_TRACK),

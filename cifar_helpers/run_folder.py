@@ -24,6 +24,8 @@ def local_kernel_manager():
     two processes of the same user, nobody else can listen. IPC avoids the network altogether.
     Its sockets go into Jupyter's runtime folder (a run's own, see `kernel_runtime_folder`), by an
     absolute path: jupyter_client's default is a relative one, in whatever folder each side runs.
+    A socket's path may have at most 107 bytes, so where that folder is deeper than 70 (a long
+    TMPDIR), the kernel talks over TCP on 127.0.0.1 after all.
     """
     import uuid
 
@@ -31,7 +33,7 @@ def local_kernel_manager():
     from jupyter_core.paths import jupyter_runtime_dir
     from traitlets import CaselessStrEnum, default
 
-    if os.name != "posix":
+    if os.name != "posix" or len(jupyter_runtime_dir()) > 70:
         return KernelManager
 
     class LocalKernelManager(KernelManager):

@@ -128,7 +128,8 @@ def test_runner_knows_every_parameter_the_notebooks_declare():
                            "--train-subset", "10", "--batch-size", "8", "--learning-rate", "0.1",
                            "--dropout", "0.1", "--patience", "2", "--seed", "1", "--out", "o",
                            "--no-flips", "--no-mirror", "--fast-epochs", "2", "--widths", "8,16,16",
-                           "--ablation-epochs", "0", "--fast-batch-size", "32", "--fast-learning-rate", "0.05"])
+                           "--ablation-epochs", "0", "--fast-batch-size", "32", "--fast-learning-rate", "0.05",
+                           "--exercise-epochs", "1"])
     assert args.random_flips is False and args.mirror is False and args.widths == (8, 16, 16)
     assert run.parse_args([]).random_flips is None  # not given: the notebook's own default
     for path in NOTEBOOKS:
@@ -327,12 +328,22 @@ def kernels_of(pid):
         return []
 
 
-def test_ctrl_c_ends_the_runner_with_one_line_code_130_and_nothing_left_behind(tmp_path):
+@pytest.fixture
+def short_temp_folder():
+    """A temp folder with a short path (IPC socket paths may have at most 107 bytes)."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="cc-", dir="/tmp" if Path("/tmp").is_dir() else None))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_ctrl_c_ends_the_runner_with_one_line_code_130_and_nothing_left_behind(tmp_path, short_temp_folder):
     import psutil
 
-    env = {**os.environ, "CIFAR_QUICK": "0", "TMPDIR": str(tmp_path / "tmp"),
+    env = {**os.environ, "CIFAR_QUICK": "0", "TMPDIR": str(short_temp_folder),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
-    (tmp_path / "tmp").mkdir()
     runner = subprocess.Popen([sys.executable, "-m", "cifar_helpers.run", "--source", "synthetic", "--epochs", "50",
                                "--out", str(tmp_path / "run"), "--only", "04"], cwd=ROOT, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -349,7 +360,7 @@ def test_ctrl_c_ends_the_runner_with_one_line_code_130_and_nothing_left_behind(t
                                         "holds only what finished before."], err
     psutil.wait_procs(kernels, timeout=30)
     assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kernels), "no kernel left running"
-    assert not list((tmp_path / "tmp").iterdir()), "no kernel connection files left in the temp folder"
+    assert not list(short_temp_folder.iterdir()), "no kernel connection files or sockets left in the temp folder"
     assert not list(NOTEBOOK_DIR.glob("kernel-ipc*")), "no kernel sockets left beside the notebooks"
     assert not (tmp_path / "rt").exists() or not list((tmp_path / "rt").iterdir())
 
