@@ -365,6 +365,22 @@ def test_ctrl_c_ends_the_runner_with_one_line_code_130_and_nothing_left_behind(t
     assert not (tmp_path / "rt").exists() or not list((tmp_path / "rt").iterdir())
 
 
+@pytest.mark.parametrize("depth", ["short", "deep"])
+def test_kernels_start_in_a_short_or_a_deep_runtime_folder(tmp_path, short_temp_folder, monkeypatch, depth):
+    """IPC socket paths may have at most 107 bytes: a deep runtime folder (long TMPDIR) uses TCP instead."""
+    from nbclient import NotebookClient
+
+    from cifar_helpers.run_folder import local_kernel_manager
+
+    folder = short_temp_folder if depth == "short" else tmp_path / ("d" * 60) / "runtime"
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(folder))
+    manager = local_kernel_manager()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    NotebookClient(nb, kernel_name="python3", kernel_manager_class=manager, timeout=60).execute()
+    assert nb.cells[0].outputs[0]["text"] == "42\n"
+    assert manager().transport == ("ipc" if depth == "short" else "tcp")
+
+
 def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_path):
     """tools/gpu_check.sh is for a GPU machine; here it falls back to the CPU, small and synthetic."""
     env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(tmp_path / "gpu"), "EPOCHS": "1", "FAST_EPOCHS": "1",
