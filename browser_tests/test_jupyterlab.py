@@ -2,9 +2,10 @@
 
 JupyterLab serves a copy of the lesson on 127.0.0.1 with the quick profile on (synthetic data,
 small runs), so that the notebooks' widgets are live, as a student sees them. For notebooks 2, 4
-and 5 the test runs every cell from the menu, then fails on any error output or any widget that
-does not render ("Error displaying widget"). In notebook 5 it also picks another mistake in the
-browser and uploads a picture. Screenshots of the widgets go to runs/browser-test/.
+and 5 the test clears the committed outputs, runs every cell from the menu, then fails on any
+error output or any widget that does not render ("Error displaying widget"). In notebook 4 tqdm's
+widget bar must fill up; in notebook 5 it picks another pair in the mistake browser and uploads a
+picture through the file chooser. Screenshots of the widgets go to runs/browser-test/.
 
 Needs Chromium (Debian's ``chromium`` package) and playwright from PyPI (a dev dependency); it
 skips with a clear message where Chromium is missing.
@@ -50,6 +51,9 @@ def lab(tmp_path_factory):
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text(json.dumps({"windowingMode": "none"}))
+    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))  # no pop-up over the widgets
     port = free_port()
     env = {**os.environ, "CIFAR_QUICK": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     env.pop("CIFAR_HEADLESS", None)  # a person at JupyterLab: live widgets, not the headless stand-ins
@@ -91,25 +95,54 @@ def page(lab):
         browser.close()
 
 
+def visible_notebook(page):
+    """The notebook panel on show (a panel of an earlier notebook may linger, hidden)."""
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+
+
+def menu(page, top, item):
+    page.get_by_role("menuitem", name=top, exact=True).click()
+    page.get_by_text(item, exact=True).click()
+
+
 def run_all_cells(page, url, name, timeout=600):
-    """Open a notebook, run all its cells from the Run menu, wait for the last one, save."""
-    page.goto(f"{url}/lab/tree/notebooks/{name}?token={TOKEN}")
-    page.locator(".jp-NotebookPanel").first.wait_for()
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120_000)
+    """Open a notebook, clear its committed outputs, run all its cells from the menu, wait, save.
+
+    Clearing first matters: the committed notebook's prompts already show execution counts, so
+    without it "every prompt has a number" would hold before anything ran.
+    """
+    page.goto(f"{url}/lab/tree/notebooks/{name}?reset&token={TOKEN}")  # ?reset: only this notebook open
+    notebook = visible_notebook(page)
+    notebook.wait_for()
+    notebook.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120_000)
     time.sleep(3)  # let the kernel finish connecting before the menu is used
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_text("Run All Cells", exact=True).click()
+    prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt")
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    assert all(t.strip() in ("[ ]:", "") for t in prompts.all_inner_texts()), "committed outputs cleared"
+    menu(page, "Run", "Run All Cells")
     deadline = time.monotonic() + timeout
-    prompts = page.locator(".jp-CodeCell .jp-InputPrompt")
     while time.monotonic() < deadline:
-        texts = prompts.all_inner_texts()
-        if texts and all(t.strip() not in ("[ ]:", "[*]:", "") for t in texts):
+        texts = [t.strip() for t in prompts.all_inner_texts()]
+        if texts and all(t[1:-2].isdigit() for t in texts):
             break
         time.sleep(1)
     else:
         pytest.fail(f"{name} did not finish in {timeout} s: prompts {prompts.all_inner_texts()}")
     page.keyboard.press("Control+s")
     time.sleep(2)
+    return notebook
+
+
+def shut_down_kernels(url):
+    """Stop the kernels of notebooks already checked, so that they do not compete for the CPU."""
+    import urllib.request
+
+    headers = {"Authorization": f"token {TOKEN}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/api/kernels", headers=headers)) as reply:
+        kernels = json.load(reply)
+    for kernel in kernels:
+        urllib.request.urlopen(urllib.request.Request(f"{url}/api/kernels/{kernel['id']}", headers=headers,
+                                                      method="DELETE")).close()
 
 
 def assert_no_errors(page, lesson, name):
@@ -128,43 +161,54 @@ def shoot(page, locator, filename):
 
 def test_notebook_02_class_browser(lab, page):
     url, lesson = lab
-    run_all_cells(page, url, "02_visualization.ipynb")
+    notebook = run_all_cells(page, url, "02_visualization.ipynb")
     assert_no_errors(page, lesson, "02_visualization.ipynb")
-    browser = page.locator(".widget-interact").first
+    browser = notebook.locator(".widget-interact").first
     browser.wait_for()
     assert browser.locator("select").count() == 1 and browser.locator(".widget-slider").count() == 1
     browser.locator("select").select_option("ship")
     page.wait_for_timeout(2000)
     assert browser.locator("img").count() >= 1
     shoot(page, browser, "02_class_browser.png")
+    shut_down_kernels(url)
 
 
 def test_notebook_04_trains_with_live_bars_and_plot(lab, page):
     url, lesson = lab
-    run_all_cells(page, url, "04_training.ipynb")
+    notebook = run_all_cells(page, url, "04_training.ipynb")
     assert_no_errors(page, lesson, "04_training.ipynb")
-    assert page.locator(".widget-progress").count() >= 1, "tqdm's widget bars render"
-    plot = page.locator(".jp-OutputArea-output img").first
+    bars = notebook.locator(".widget-hbox:has(.widget-hprogress)")  # tqdm's widget: label, bar, counts
+    assert bars.count() >= 1, "tqdm's widget bars render"
+    assert bars.first.get_by_text("training: 100%").count() == 1, "the epoch bar filled up"
+    shoot(page, bars.first, "04_progress_bar.png")
+    plot = notebook.locator(".jp-OutputArea-output img").first
     shoot(page, plot, "04_live_plot.png")
+    shut_down_kernels(url)
 
 
 def test_notebook_05_mistake_browser_and_picture_upload(lab, page, tmp_path):
     url, lesson = lab
-    run_all_cells(page, url, "05_evaluation.ipynb")
+    notebook = run_all_cells(page, url, "05_evaluation.ipynb")
     assert_no_errors(page, lesson, "05_evaluation.ipynb")
-    mistakes = page.locator(".widget-interact").first
+    mistakes = notebook.locator(".widget-interact").first
     assert mistakes.locator("select").count() == 2
-    mistakes.locator("select").nth(0).select_option("cat")
-    mistakes.locator("select").nth(1).select_option("dog")
-    page.wait_for_timeout(3000)
-    assert mistakes.locator("img").count() >= 1
+    figure = mistakes.locator("img").first
+    commonest = figure.get_attribute("src")  # it opens on the model's commonest mistake
     shoot(page, mistakes, "05_mistake_browser.png")
+    true_class = mistakes.locator("select").nth(0).input_value()
+    mistakes.locator("select").nth(1).select_option(true_class)  # now: the images it got right
+    deadline = time.monotonic() + 30
+    while figure.get_attribute("src") == commonest and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert figure.get_attribute("src") != commonest, "the figure follows the dropdowns"
 
     picture = tmp_path / "my_picture.png"
     yy, xx = np.mgrid[0:200, 0:300]
     Image.fromarray(np.stack([xx % 256, yy % 256, (xx + yy) % 256], axis=-1).astype(np.uint8)).save(picture)
-    upload = page.locator(".widget-upload").first
-    upload.locator("input[type=file]").set_input_files(str(picture))
+    upload = notebook.locator(".widget-upload").first
+    with page.expect_file_chooser() as chooser:  # what a student's click opens
+        upload.click()
+    chooser.value.set_files(str(picture))
     box = upload.locator("xpath=..")
     box.get_by_text("my_picture.png, at 32 x 32: most likely a").wait_for(timeout=30_000)
     shoot(page, box, "05_picture_upload.png")
