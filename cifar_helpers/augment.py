@@ -16,7 +16,7 @@ has not seen; the same horse two pixels further left is one too. Standard for CI
 import numpy as np
 import torch
 
-from .checks import real_number
+from .checks import batch_inputs, real_number, whole_number
 
 
 class RandomFlip:
@@ -46,9 +46,7 @@ class RandomCrop:
     """A loader step: (images, labels, ...) -> each uint8 image (N, H, W, C) shifted by up to ``pad`` pixels."""
 
     def __init__(self, pad=2, seed=None):
-        self.pad = int(pad)
-        if self.pad < 1:
-            raise ValueError(f"pad={pad!r} must be a whole number of pixels >= 1, such as 2.")
+        self.pad = whole_number(pad, "pad", 2)
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, batch):
@@ -72,7 +70,7 @@ class RandomCrop:
 
 def shift_batch(batch, dy, dx):
     """The batch with its images (tensors (N, C, H, W)) shifted ``dy`` rows and ``dx`` columns, edges reflected."""
-    images = batch[0] if isinstance(batch, (list, tuple)) else batch
+    images = batch_inputs(batch)
     p = max(abs(dy), abs(dx))
     padded = torch.nn.functional.pad(images, (p, p, p, p), mode="reflect")
     height, width = images.shape[-2:]

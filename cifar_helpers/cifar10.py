@@ -3,7 +3,8 @@
 `load_cifar10` looks for the data in this order (``source="auto"``):
 
 1. a local copy in ``root``: torchvision's ``cifar-10-batches-py`` folder or its
-   ``cifar-10-python.tar.gz`` archive (read by torchvision itself), or class-folder images
+   ``cifar-10-python.tar.gz`` archive (unpacked into the cache folder, ``root`` left as it
+   was, and read by torchvision itself), or class-folder images
    ``train/<class>/*.png|jpg`` and ``test/<class>/...`` (see image_folders.py);
 2. torchvision's download into ``root`` (when ``download=True``).
 
@@ -13,6 +14,7 @@ it always says so.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import numpy as np
 
 from .checks import whole_number
 from .cifar10_spec import CLASSES, SPLITS, DataFormatError, DataNotFoundError
-from .image_folders import find_image_folders, load_image_folders
+from .image_folders import cache_folder, find_image_folders, load_image_folders
 from .synthetic import make_synthetic_cifar10
 
 SOURCES = ("auto", "torchvision", "local", "synthetic")
@@ -33,12 +35,13 @@ __all__ = ["CLASSES", "SOURCES", "DataFormatError", "DataNotFoundError", "Split"
 
 @dataclass(frozen=True)
 class Split:
-    """One split of CIFAR-10: ``images`` (N, 32, 32, 3) uint8, ``labels`` (N,) int64."""
+    """One split of CIFAR-10: ``images`` (N, 32, 32, 3) uint8, ``labels`` (N,) int64; ``name``: "train" or "test"."""
 
     images: np.ndarray
     labels: np.ndarray
     classes: tuple
     source: str
+    name: str = "train"
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -78,7 +81,7 @@ def load_cifar10(split="train", root="data", source="auto", download=True, subse
     if subset is not None and subset < len(labels):
         keep = np.sort(np.random.default_rng(seed).choice(len(labels), subset, replace=False))
         images, labels = images[keep], labels[keep]
-    return Split(images, labels, CLASSES, source)
+    return Split(images, labels, CLASSES, source, split)
 
 
 def as_torchvision_dataset(split: Split, transform=None):
@@ -93,7 +96,7 @@ def as_torchvision_dataset(split: Split, transform=None):
     dataset = CIFAR10.__new__(CIFAR10)  # skip its file reading: the arrays are loaded already
     VisionDataset.__init__(dataset, root="", transform=transform)
     dataset.data, dataset.targets = split.images, split.labels.tolist()
-    dataset.train, dataset.classes = True, list(split.classes)
+    dataset.train, dataset.classes = split.name == "train", list(split.classes)
     dataset.class_to_idx = {name: i for i, name in enumerate(split.classes)}
     return dataset
 
@@ -110,18 +113,35 @@ def _load_real(split, root, source, download, verbose):
     return (*_load_torchvision(split, root, download), "torchvision")
 
 
-def _load_torchvision(split, root, download):
-    """torchvision's own CIFAR10 reader over its files in ``root`` (downloading them if asked)."""
-    from torchvision.datasets import CIFAR10  # imported here: torchvision is slow to import
+def _torchvision_root(root):
+    """The folder that holds torchvision's ``cifar-10-batches-py``: ``root``, or, where ``root`` has
+    only the archive, the cache folder it is unpacked into once (torchvision reads only the folder;
+    the data folder, perhaps a shared read-only copy, stays as it was)."""
+    import tempfile
+
     from torchvision.datasets.utils import extract_archive
 
     archive = root / TORCHVISION_ARCHIVE
-    if not (root / TORCHVISION_FOLDER).is_dir() and archive.is_file():
-        try:  # an archive without its folder: unpack it (torchvision reads only the folder)
-            extract_archive(str(archive), str(root))
+    if (root / TORCHVISION_FOLDER).is_dir() or not archive.is_file():
+        return root
+    unpacked = cache_folder(root)
+    if not (unpacked / TORCHVISION_FOLDER).is_dir():
+        try:  # unpacked beside its final place, then renamed: never half a folder
+            unpacked.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=unpacked, prefix=".unpacking-") as temporary:
+                extract_archive(str(archive), temporary)
+                os.rename(Path(temporary) / TORCHVISION_FOLDER, unpacked / TORCHVISION_FOLDER)
         except Exception as error:
-            raise DataFormatError(f"could not unpack {archive} ({error}): unpack it yourself, or delete it "
-                                  "to download a fresh copy.") from None
+            raise DataFormatError(f"could not unpack {archive} into {unpacked} ({error}): unpack it yourself, "
+                                  "or delete it to download a fresh copy.") from None
+    return unpacked
+
+
+def _load_torchvision(split, root, download):
+    """torchvision's own CIFAR10 reader over its files in ``root`` (downloading them if asked)."""
+    from torchvision.datasets import CIFAR10  # imported here: torchvision is slow to import
+
+    root = _torchvision_root(root)
     try:
         data = CIFAR10(root=str(root), train=(split == "train"), download=download)
     except RuntimeError as error:  # "Dataset not found or corrupted"

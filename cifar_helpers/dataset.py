@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from .checks import whole_number
+from .checks import real_number, whole_number
 
 
 class DataSet:
@@ -71,8 +71,7 @@ class DataSet:
         keep the batch size; the first keeps shuffle and drop_last, the second (for validation)
         is never shuffled and keeps every sample.
         """
-        if not 0 < ratio < 1:
-            raise ValueError(f"ratio={ratio!r} must be between 0 and 1, such as 0.9 (90% in the first part).")
+        ratio = real_number(ratio, "ratio", "0.9 (90% in the first part)", low=0, high=1, low_open=True, high_open=True)
         n_first = int(round(self.num_samples * ratio))
         if not 0 < n_first < self.num_samples:
             raise ValueError(f"ratio={ratio} of {self.num_samples} samples leaves one part empty; "

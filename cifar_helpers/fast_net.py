@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .model import Model
+from .parameters import check_widths
 
 
 def batch_norm(channels):
@@ -38,8 +39,7 @@ class FastNet(Model):
 
     def __init__(self, widths=(64, 256, 256), label_smoothing=0.2):
         super().__init__()
-        if len(widths) != 3:
-            raise ValueError(f"widths={widths!r} must be three channel counts, such as (64, 256, 256).")
+        widths = check_widths(widths)
         self.label_smoothing = label_smoothing
         self.patches = nn.Conv2d(3, 24, kernel_size=2)          # 3x32x32 -> 24x31x31: 2x2 patches
         self.stages = nn.Sequential(conv_group(24, widths[0]),  # -> widths[0] x 15 x 15

@@ -144,11 +144,11 @@ def _cache_namer(source: Path, root: Path):
         stamped = [entry for s in SPLITS if (source / s).is_dir() for entry in _image_stats(source / s)]
     where = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:8]
     state = hashlib.sha1("|".join(f"{name}|{st.st_size}|{st.st_mtime_ns}" for name, st in stamped).encode())
-    folder = _cache_folder(root)
+    folder = cache_folder(root)
     return lambda split: folder / f"cifar10-{split}-{where}-{state.hexdigest()[:12]}.npz"
 
 
-def _cache_folder(root: Path) -> Path:
+def cache_folder(root: Path) -> Path:
     # Write bits as well as os.access: root may write anywhere, but a folder marked read-only
     # (a shared copy of the data) should stay untouched.
     if root.is_dir() and os.access(root, os.W_OK) and root.stat().st_mode & 0o222:

@@ -34,7 +34,8 @@ def _whole(example, minimum=1):
     return lambda value, name: whole_number(value, name, example, minimum)
 
 
-def _widths(value, name):
+def check_widths(value, name="widths"):
+    """Three channel counts (text such as "32,128,128" too), else a ValueError naming ``name``."""
     given = value.strip("()[] ").replace(",", " ").split() if isinstance(value, str) else value  # "32,128,128"
     widths = tuple(given) if isinstance(given, (list, tuple)) else None
     if widths is None or len(widths) != 3:
@@ -63,7 +64,7 @@ RULES = {
     "dropout": lambda v, n: real_number(v, n, 0.3, low=0, high=1, high_open=True),
     "validation_fraction": lambda v, n: real_number(v, n, 0.1, low=0, high=1, low_open=True, high_open=True),
     "label_smoothing": lambda v, n: real_number(v, n, 0.2, low=0, high=1, high_open=True),
-    "widths": _widths,
+    "widths": check_widths,
 }
 
 

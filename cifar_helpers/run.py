@@ -95,7 +95,6 @@ def lesson_parameters(args, run_dir: Path, notebook: str = "04") -> dict:
     """
     parameters = {name: getattr(args, flag[2:].replace("-", "_")) for flag, (name, _, scope) in OPTIONS.items()
                   if scope is None or notebook in scope}
-    parameters = {name: value for name, value in parameters.items() if value is not None}
     parameters.update(cuda=args.cuda or None, random_flips=args.random_flips, mirror=args.mirror,
                       run_dir=str(run_dir), data_dir=str(lesson_path(args.data_dir or "data").resolve()))
     return {name: value for name, value in parameters.items() if value is not None}
@@ -120,7 +119,8 @@ def run_notebook(notebook: Path, out_dir: Path, parameters: dict):
     """Execute one notebook with the parameters it declares; return (seconds, error or None)."""
     import papermill
 
-    passed = {k: v for k, v in parameters.items() if k in declared_parameters(notebook)}
+    declared = declared_parameters(notebook)
+    passed = {k: v for k, v in parameters.items() if k in declared}
     started = time.perf_counter()
     try:
         papermill.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters=passed,

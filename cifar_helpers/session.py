@@ -73,21 +73,21 @@ def lesson_path(path) -> Path:
     return path
 
 
-def notebook_setup(namespace: dict) -> dict:
+def notebook_setup(namespace: dict) -> None:
     """Everything a notebook does with its parameters before its own work, in one call.
 
     ``notebook_setup(globals())`` right after the parameters cell: `check_parameters` (text
     such as "false" from papermill becomes False; a bad value stops here, named), the quick
     profile when the project's tests run (`quick_profile`), and ``data_dir``/``run_dir``
-    resolved from the lesson's top folder (`lesson_path`). Returns the checked parameters.
+    resolved from the lesson's top folder (`lesson_path`).
     """
-    parameters = check_parameters(namespace)
+    check_parameters(namespace)
     if quick_profile():
         namespace.update({k: v for k, v in QUICK_SETTINGS.items() if k in namespace})
         if "run_dir" in namespace:
             namespace["run_dir"] = QUICK_RUN_DIR.get(namespace["run_dir"], namespace["run_dir"])
-        namespace.update({k: min(v, namespace[k] or v) for k, v in QUICK_AT_MOST.items() if k in namespace})
+        namespace.update({k: v if namespace[k] is None else min(v, namespace[k])  # 0 (skip) stays 0
+                          for k, v in QUICK_AT_MOST.items() if k in namespace})
     for name in ("data_dir", "run_dir"):
         if name in namespace:
             namespace[name] = lesson_path(namespace[name])
-    return parameters

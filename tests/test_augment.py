@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cifar_helpers import RandomFlip, mirror_batch
+from cifar_helpers import RandomCrop, RandomFlip, mirror_batch
 from cifar_helpers.metrics import classification_accuracy
 
 
@@ -49,6 +49,12 @@ def test_random_flip_takes_numpy_numbers():
 def test_random_flip_refuses_a_bad_p(p):
     with pytest.raises(ValueError, match="p=.*between 0 and 1"):
         RandomFlip(p=p)
+
+
+@pytest.mark.parametrize("pad", [0, 2.7, True, "two"])
+def test_random_crop_refuses_a_pad_that_is_not_a_positive_whole_number(pad):
+    with pytest.raises(ValueError, match=r"pad=.* must be a positive whole number"):
+        RandomCrop(pad=pad)
 
 
 def test_random_flip_refuses_tensors_in_the_wrong_place(synthetic_tensors):

@@ -103,3 +103,6 @@ def test_notebook_setup_checks_resolves_and_applies_the_quick_profile(tmp_path, 
     one_epoch = {"max_epochs": 1}
     notebook_setup(one_epoch)
     assert one_epoch["max_epochs"] == 1  # the quick profile only ever lowers the number of epochs
+    skip = {"ablation_epochs": 0, "epochs": 10}
+    notebook_setup(skip)
+    assert skip == {"ablation_epochs": 0, "epochs": 1}, "0 (skip the short runs) stays 0"

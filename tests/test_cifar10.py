@@ -10,11 +10,12 @@ import urllib.request
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import cifar_helpers.files
 import cifar_helpers.image_folders as image_folders
-from cifar_helpers import CLASSES, DataFormatError, DataNotFoundError, load_cifar10
+from cifar_helpers import CLASSES, DataFormatError, DataNotFoundError, as_torchvision_dataset, load_cifar10
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -242,7 +243,28 @@ def test_torchvision_archive_is_unpacked_and_read_too(tmp_path, made_up_pixels_p
         tar.add(tmp_path / "batches" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
     test = load_cifar10("test", root=root, download=False, verbose=False)
     np.testing.assert_array_equal(test.images, expected["test_batch"][0])
-    assert (root / "cifar-10-batches-py" / "test_batch").is_file()
+    assert sorted(p.name for p in root.iterdir()) == [".cache", "cifar-10-python.tar.gz"]
+    assert sorted(p.name for p in (root / ".cache").iterdir()) == ["cifar-10-batches-py"]  # no leftovers
+    (root / "cifar-10-python.tar.gz").write_bytes(b"")  # unpacked once: the archive is not read again
+    assert load_cifar10("train", root=root, download=False, verbose=False).name == "train"
+
+
+def test_a_read_only_torchvision_archive_is_unpacked_into_the_users_cache(
+        tmp_path, monkeypatch, made_up_pixels_pass_torchvisions_check):
+    expected = _torchvision_batches(tmp_path / "batches" / "cifar-10-batches-py")
+    root = tmp_path / "shared"
+    root.mkdir()
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "batches" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    root.chmod(0o555)
+    try:
+        test = load_cifar10("test", root=root, download=False, verbose=False)
+    finally:
+        root.chmod(0o755)
+    np.testing.assert_array_equal(test.images, expected["test_batch"][0])
+    assert [p.name for p in root.iterdir()] == ["cifar-10-python.tar.gz"], "the shared folder is untouched"
+    assert (tmp_path / "home-cache" / "cifar_helpers" / "cifar-10-batches-py" / "test_batch").is_file()
 
 
 def test_torchvision_folder_that_is_damaged(tmp_path):
@@ -380,3 +402,19 @@ def test_a_cache_that_cannot_be_written_is_skipped_with_one_notice(tmp_path, mon
     assert len(out.splitlines()) == 1
     assert "Could not write the image cache" in out and "No space left on device" in out and "going on" in out
     assert not list(root.rglob("*.npz")) and not list(root.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_as_torchvision_dataset_is_what_torchvisions_cifar10_gives(tmp_path, made_up_pixels_pass_torchvisions_check,
+                                                                    split):
+    from torchvision.datasets import CIFAR10
+    from torchvision.transforms import ToTensor
+
+    _torchvision_batches(tmp_path / "cifar-10-batches-py")
+    theirs = CIFAR10(str(tmp_path), train=split == "train", transform=ToTensor())
+    ours = as_torchvision_dataset(load_cifar10(split, root=tmp_path, download=False, verbose=False), ToTensor())
+    assert type(ours) is type(theirs) and len(ours) == len(theirs)
+    assert (ours.train, ours.classes, ours.class_to_idx) == (theirs.train, theirs.classes, theirs.class_to_idx)
+    for i in range(len(theirs)):
+        (a, label_a), (b, label_b) = ours[i], theirs[i]
+        assert label_a == label_b and torch.equal(a, b)

@@ -1,5 +1,6 @@
 """Student copies (nbgrader's ClearSolutions over the teacher's notebooks) and the grade table."""
 
+import os
 import re
 import subprocess
 import sys
@@ -76,9 +77,12 @@ def test_grade_tabulates_the_checks_of_executed_notebooks(tmp_path):
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
         nb.cells.append(cell)
     nbformat.write(nb, tmp_path / "ada.ipynb")
-    lines = classroom.grade([tmp_path / "ada.ipynb"])
-    assert re.split(r"\s+", lines[0].strip()) == ["notebook", "1.1", "1.2", "1.3", "right"]
-    assert re.split(r"\s+", lines[1].strip()) == ["ada.ipynb", "✓", "✗", "…", "1/3"]
+    nb.cells = nb.cells[:1]  # a copy of notebook 1 that stopped (an error) after its first check
+    nbformat.write(nb, tmp_path / "01_loading.ipynb")
+    lines = classroom.grade([tmp_path / "ada.ipynb", tmp_path / "01_loading.ipynb"])
+    assert re.split(r"\s+", lines[0].strip()) == ["notebook", "1.1", "1.2", "1.3", "1.4", "right"]
+    assert re.split(r"\s+", lines[1].strip()) == ["ada.ipynb", "✓", "✗", "…", "-", "1/4"]
+    assert re.split(r"\s+", lines[2].strip()) == ["01_loading.ipynb", "✓", "-", "-", "-", "1/4"], "out of all four"
 
 
 def test_a_solution_marker_outside_a_solution_cell_is_refused():
@@ -87,3 +91,39 @@ def test_a_solution_marker_outside_a_solution_cell_is_refused():
     nb.cells.append(nbformat.v4.new_code_cell("x = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION"))
     with pytest.raises(RuntimeError, match="non-solution cell"):
         classroom.student_copy(nb)
+
+
+def test_nbgrader_generates_a_students_copy_and_autogrades_right_and_missing_answers(tmp_path):
+    """The guide's nbgrader route, end to end on notebook 3: generate_assignment, then autograde
+    the teacher's copy (every check right) and the generated copy (no answers: every check 0)."""
+    course = tmp_path / "course"
+    (course / "source" / "lesson").mkdir(parents=True)
+    notebook = ROOT / "notebooks" / "03_model.ipynb"
+    (course / "source" / "lesson" / notebook.name).write_bytes(notebook.read_bytes())
+    (course / "nbgrader_config.py").write_text(
+        'c = get_config()\nc.CourseDirectory.course_id = "cifar"\n'
+        'c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}\n')
+    bin_dir = str(Path(sys.executable).parent)  # nbgrader runs alembic, installed beside it
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+
+    def nbgrader(*args):
+        result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    nbgrader("generate_assignment", "lesson", "--force")
+    released = course / "release" / "lesson" / notebook.name
+    assert "### BEGIN SOLUTION" not in released.read_text()
+    for who, source in (("teacher", notebook), ("student", released)):
+        (course / "submitted" / who / "lesson").mkdir(parents=True)
+        (course / "submitted" / who / "lesson" / notebook.name).write_bytes(source.read_bytes())
+    nbgrader("autograde", "lesson", "--force")
+    from nbgrader.api import Gradebook
+
+    checks = sum(1 for c in nbformat.read(notebook, as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("grade"))
+    assert checks >= 3
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        teacher, student = (gradebook.find_submission("lesson", who) for who in ("teacher", "student"))
+        assert teacher.max_score == checks and teacher.score == checks
+        assert student.score == 0

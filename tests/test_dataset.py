@@ -129,9 +129,9 @@ def test_bad_data():
         DataSet([])
 
 
-@pytest.mark.parametrize("ratio", [0, 1, -0.1, 1.5])
+@pytest.mark.parametrize("ratio", [0, 1, -0.1, 1.5, "most", float("nan")])
 def test_bad_ratio(ratio):
-    with pytest.raises(ValueError, match="ratio"):
+    with pytest.raises(ValueError, match=r"ratio=.* must be a number between 0 and 1 \(0 excluded, 1 excluded\)"):
         make(10).split(ratio)
 
 

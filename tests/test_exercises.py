@@ -30,6 +30,8 @@ def context(tmp_path_factory):
     labels = np.repeat(np.arange(10), 20)
     average = np.stack([images[labels == c].mean(axis=0) for c in range(10)])
     figure = show_images(images[:32], labels[:32], CLASSES)
+    figure_of_16 = show_images(images[:16], labels[:16], CLASSES)  # wrong answers to 2.1
+    figure_mislabelled = show_images(images[:32], labels[1:33], CLASSES)
     probabilities = rng.dirichlet(np.ones(10), size=200)
     run_dir = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)
@@ -48,6 +50,7 @@ def context(tmp_path_factory):
         model = CNN(dropout=p).load(run_dir / f"exercise_dropout_{p}.pt")
         return model.evaluate_with_metrics(loader, {"accuracy": classification_accuracy})["accuracy"]
 
+    accuracies = {p: accuracy_of(p) for p in (0.0, 0.3)}  # once: each loads a model and evaluates it
     stopped = SimpleNamespace(history=history(1.0, 0.8, 0.9), weights_epoch=2, state=SimpleNamespace(stop_reason="x"))
     ran_all = SimpleNamespace(history=history(*[1.0 - i / 20 for i in range(15)]), weights_epoch=15,
                               state=SimpleNamespace(stop_reason=None))
@@ -68,7 +71,7 @@ def cases(c):
              False: history(1.0, key="val_loss", val_accuracy=[0.5])}
     small, base = history(0.4, key="val_accuracy"), history(0.5, key="val_accuracy")
     test_mean = c.images.reshape(-1, 3).mean(axis=0) / 255
-    accuracies = {p: c.accuracy_of(p) for p in (0.0, 0.3)}
+    accuracies = c.accuracies
     wrong_index = int(np.flatnonzero(c.probabilities.argmax(axis=1) != c.labels)[0])
     right_index = int(np.flatnonzero(c.probabilities.argmax(axis=1) == c.labels)[0])
     gains_one, gains_two = np.full(10, 0.5), np.full(10, 0.5)
@@ -93,10 +96,8 @@ def cases(c):
         "1.4": ({"seconds": {1: 0.5, 16: 0.4}}, [{"seconds": {1: 0.5}}, {"seconds": {1: -1, 16: 0.4}}],
                 {"seconds": {}}),
         "2.1": ({"figure": c.figure, "test_labels": c.labels, "classes": CLASSES},
-                [{"figure": show_images(c.images[:16], c.labels[:16], CLASSES), "test_labels": c.labels,
-                  "classes": CLASSES},
-                 {"figure": show_images(c.images[:32], c.labels[1:33], CLASSES), "test_labels": c.labels,
-                  "classes": CLASSES}],
+                [{"figure": c.figure_of_16, "test_labels": c.labels, "classes": CLASSES},
+                 {"figure": c.figure_mislabelled, "test_labels": c.labels, "classes": CLASSES}],
                 {"figure": None, "test_labels": c.labels, "classes": CLASSES}),
         "2.2": ({"most_similar": (CLASSES[j], CLASSES[i]), "average_images": c.average, "classes": CLASSES},
                 [{"most_similar": ("cat", "cat"), "average_images": c.average, "classes": CLASSES},
@@ -152,7 +153,8 @@ def cases(c):
         "6.1": ({"largest_gain": "1. b", "table": c.table},
                 [{"largest_gain": "2. c", "table": c.table}, {"largest_gain": "0. a", "table": c.table}],
                 {"largest_gain": None, "table": c.table}),
-        "6.2": ({"images_per_second": {1: 600.0, 6: 100.0}}, [{"images_per_second": {1: 600.0, 6: -1}}],
+        "6.2": ({"images_per_second": {1: 600.0, 6: 100.0}}, [{"images_per_second": {1: 600.0, 6: -1}},
+                                                              {"images_per_second": {1: 100.0, 6: 600.0}}],
                 {"images_per_second": {}}),
     }
 
@@ -182,8 +184,10 @@ def test_right_wrong_and_missing_answers(name, context, capsys):
     assert capsys.readouterr().out.startswith(f"… Exercise {name}: no answer yet:")
 
 
-def test_grading_turns_a_wrong_or_missing_answer_into_an_assertion(context, monkeypatch, capsys):
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+@pytest.mark.parametrize("variable, value", [("NBGRADER_EXECUTION", "autograde"), ("CIFAR_GRADING", "1"),
+                                             ("CIFAR_GRADING", "true")])
+def test_grading_turns_a_wrong_or_missing_answer_into_an_assertion(context, monkeypatch, capsys, variable, value):
+    monkeypatch.setenv(variable, value)
     right, wrongs, unanswered = cases(context)["3.2"]
     check("3.2", **right)
     assert capsys.readouterr().out.startswith("✓")

@@ -38,7 +38,8 @@ def check(name, **answers):
     status, message = CHECKS[name](**answers)
     mark, verdict = {RIGHT: ("✓", "right."), WRONG: ("✗", "not yet. Hint:"), MISSING: ("…", "no answer yet:")}[status]
     line = f"{mark} Exercise {name}: {verdict} {message}".rstrip()
-    if status != RIGHT and (os.environ.get("NBGRADER_EXECUTION") or os.environ.get("CIFAR_GRADING") == "1"):
+    grading = os.environ.get("NBGRADER_EXECUTION") or os.environ.get("CIFAR_GRADING", "") not in ("", "0")
+    if status != RIGHT and grading:
         raise AssertionError(line)
     print(line)
 

@@ -25,5 +25,7 @@ def _views_speed(images_per_second):
         return missing("set images_per_second to {1: ..., 6: ...}.")
     if not all(isinstance(v, (int, float)) and v > 0 for v in images_per_second.values()):
         return wrong("each value should be a positive number of images per second.")
+    if images_per_second[1] <= images_per_second[6]:
+        return wrong("six views should take longer than one, so fewer images per second: are the two swapped?")
     ratio = images_per_second[1] / images_per_second[6]
     return right(f"six views are {ratio:.1f}x slower than one: each view is a full pass through the network.")
