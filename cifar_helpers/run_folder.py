@@ -24,16 +24,20 @@ def local_kernel_manager():
     two processes of the same user, nobody else can listen. IPC avoids the network altogether.
     Its sockets go into Jupyter's runtime folder (a run's own, see `kernel_runtime_folder`), by an
     absolute path: jupyter_client's default is a relative one, in whatever folder each side runs.
-    A socket's path may have at most 107 bytes, so where that folder is deeper than 70 (a long
-    TMPDIR), the kernel talks over TCP on 127.0.0.1 after all.
+    A socket's path may have at most 107 bytes (zmq's IPC_PATH_MAX_LEN), so where that folder is
+    too deep for one (a long TMPDIR), the kernel talks over TCP on 127.0.0.1 after all.
     """
     import uuid
 
+    import zmq
     from jupyter_client.manager import KernelManager
     from jupyter_core.paths import jupyter_runtime_dir
     from traitlets import CaselessStrEnum, default
 
-    if os.name != "posix" or len(jupyter_runtime_dir()) > 70:
+    def socket_base():  # jupyter_client adds "-<n>" for each of the kernel's five sockets
+        return os.path.join(jupyter_runtime_dir(), f"kernel-{uuid.uuid4().hex[:12]}-ipc")
+
+    if os.name != "posix" or len(f"{socket_base()}-5".encode()) > getattr(zmq, "IPC_PATH_MAX_LEN", 107):
         return KernelManager
 
     class LocalKernelManager(KernelManager):
@@ -42,7 +46,7 @@ def local_kernel_manager():
         @default("ip")
         def _ip_default(self):
             os.makedirs(jupyter_runtime_dir(), exist_ok=True)
-            return os.path.join(jupyter_runtime_dir(), f"kernel-{uuid.uuid4().hex[:12]}-ipc")
+            return socket_base()
 
     return LocalKernelManager
 
