@@ -1,8 +1,8 @@
 """cifar_helpers: the small library under the CIFAR-10 lesson.
 
 Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images, RandomFlip, RandomCrop.
-Model: Model, StopTraining, CNN, FastNet, FastDropout. Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger,
-Evaluator, LivePlot. Metrics and plotting helpers; select_device, set_seed, notebook_setup.
+Model: Model, StopTraining, CNN, FastNet, FastDropout; the optimizer Muon. Plugins: PluginInterface, EarlyStopping,
+ProgressBar, Logger, Evaluator, LivePlot. Metrics and plotting helpers; select_device, set_seed, notebook_setup.
 """
 
 from .async_loader import AsyncDataLoader
@@ -17,6 +17,7 @@ from .fast_net import FastNet
 from .events import EVENTS, PluginInterface, StopTraining, TrainingState
 from .metrics import accuracy, classification_accuracy, confusion_matrix, most_confused, per_class_accuracy
 from .model import Model
+from .muon import Muon
 from .parameters import check_parameters
 from .plotting import (plot_class_counts, plot_confusion_matrix, plot_history, prediction_gallery,
                        show_images)
@@ -33,7 +34,8 @@ __all__ = [
     "CNN", "FastNet", "DataSet", "select_device", "FastDropout",
     "EVENTS", "PluginInterface", "StopTraining", "TrainingState",
     "accuracy", "classification_accuracy", "confusion_matrix", "most_confused", "per_class_accuracy",
-    "Model", "check_parameters", "plot_class_counts", "plot_confusion_matrix", "plot_history", "prediction_gallery",
+    "Model", "Muon", "check_parameters", "plot_class_counts", "plot_confusion_matrix", "plot_history",
+    "prediction_gallery",
     "show_images", "EarlyStopping", "Evaluator", "LivePlot", "Logger", "ProgressBar", "set_seed",
     "is_headless", "lesson_path", "notebook_setup", "quick_profile", "CIFAR10_MEAN", "CIFAR10_STD",
     "batch_to_tensors", "to_images",

@@ -47,9 +47,8 @@ OPTIONS = {
     "--ablation-epochs": ("ablation_epochs", "notebook 06: epochs of each short run, 0 to skip them (default 2)",
                           FAST_TRACK),
     "--widths": ("widths", "notebook 06: channels of its three stages, such as 32,96,192", FAST_TRACK),
-    "--fast-batch-size": ("batch_size", "notebook 06: batch size (default 128)", FAST_TRACK),
-    "--fast-learning-rate": ("learning_rate", "notebook 06: SGD's learning rate (default 0.19, for batch 128)",
-                             FAST_TRACK),
+    "--fast-batch-size": ("batch_size", "notebook 06: batch size (default 500)", FAST_TRACK),
+    "--fast-learning-rate": ("learning_rate", "notebook 06: Muon's learning rate (default 0.24)", FAST_TRACK),
 }
 
 

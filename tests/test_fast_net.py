@@ -56,3 +56,24 @@ def test_it_learns_the_synthetic_set_in_a_few_steps():
     model.eval()
     accuracy = (model((x, y)).argmax(1) == y).float().mean().item()
     assert losses[-1] < 0.7 * losses[0] and accuracy > 0.5, (losses[0], losses[-1], accuracy)
+
+
+def test_whiten_makes_the_patch_features_uncorrelated_with_spread_one_and_freezes_the_weights():
+    torch.manual_seed(0)
+    split = load_cifar10("train", source="synthetic", verbose=False)
+    images, _ = batch_to_tensors((split.images[:500], split.labels[:500]))
+    model = FastNet(widths=(8, 16, 16))
+    assert model.whiten(images, eps=0) is model
+    features = F.conv2d(images, model.patches.weight[:12])  # without the bias, as whitening computed
+    flat = features.permute(0, 2, 3, 1).reshape(-1, 12)
+    second_moment = flat.T @ flat / len(flat)
+    assert torch.allclose(second_moment, torch.eye(12), atol=1e-3)
+    assert torch.equal(model.patches.weight[12:], -model.patches.weight[:12])
+    assert not model.patches.weight.requires_grad and model.patches.bias.requires_grad
+
+
+def test_each_conv_starts_as_identity_on_its_first_channels():
+    model = FastNet(widths=(8, 16, 16))
+    conv = model.stages[1][0]  # 8 -> 16 channels
+    x = torch.randn(2, 8, 6, 6)
+    assert torch.allclose(conv(x)[:, :8], x, atol=1e-6)

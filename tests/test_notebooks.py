@@ -378,7 +378,7 @@ def test_kernels_start_in_a_short_or_a_deep_runtime_folder(tmp_path, short_temp_
 def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_path):
     """tools/gpu_check.sh is for a GPU machine; here it falls back to the CPU, small and synthetic."""
     env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(tmp_path / "gpu"), "EPOCHS": "1", "FAST_EPOCHS": "1",
-           "WIDTHS": "8,16,16", "FAST_BATCH_SIZE": "128", "FAST_LEARNING_RATE": "0.19",
+           "WIDTHS": "8,16,16", "FAST_BATCH_SIZE": "128", "FAST_LEARNING_RATE": "0.24",
            "EXTRA": "--source synthetic --ablation-epochs 0 --only 06"}
     result = subprocess.run(["bash", "tools/gpu_check.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
