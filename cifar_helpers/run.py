@@ -48,7 +48,8 @@ OPTIONS = {
                           FAST_TRACK),
     "--widths": ("widths", "notebook 06: channels of its three stages, such as 32,96,192", FAST_TRACK),
     "--fast-batch-size": ("batch_size", "notebook 06: batch size (default 500)", FAST_TRACK),
-    "--fast-learning-rate": ("learning_rate", "notebook 06: Muon's learning rate (default 0.24)", FAST_TRACK),
+    "--fast-learning-rate": ("learning_rate",
+                             "notebook 06: Muon's learning rate (default 0.12; 0.24 for 3 epochs or less)", FAST_TRACK),
 }
 
 
