@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole lesson with cuda=True on a GPU machine, notebook 6 as airbench94_muon trains (widths
-# 64,256,256, batch 2000, 8 epochs), then the figures: accuracy, seconds, images/s and which GPU.
+# 64,256,256, batch 2000, 8 epochs), then the figures: accuracy, seconds, images/s and which GPU,
+# and benchmarks/bench_fast_net.py's training-step speeds there.
 # Run from the lesson's top folder with CIFAR-10 in ./data (or DATA=/path/to/it). Tested on the CPU path by
 # tests/test_notebooks.py (where CUDA is missing it runs on the CPU and says so).
 #
@@ -28,3 +29,5 @@ print(f"notebook 06: test accuracy {f['test_accuracy']:.2%} (one view {f['one_vi
 for row in f["table"]:
     print(f"  {row['step']:<48} {row['test_accuracy']:7.2%} {row['train_seconds']:8.1f} s")
 PY
+$PY benchmarks/bench_fast_net.py --widths "${WIDTHS:-64,256,256}" --seconds "${BENCH_SECONDS:-3}" \
+    $($PY -c "import torch; print('--cuda' if torch.cuda.is_available() else '')")
