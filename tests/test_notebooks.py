@@ -338,8 +338,9 @@ def test_ctrl_c_ends_the_runner_with_one_line_code_130_and_nothing_left_behind(t
 
     env = {**os.environ, "CIFAR_QUICK": "0", "TMPDIR": str(short_temp_folder),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+    # 50 epochs with early stopping off: still training when Ctrl-C comes, however fast the machine
     runner = subprocess.Popen([sys.executable, "-m", "cifar_helpers.run", "--source", "synthetic", "--epochs", "50",
-                               "--out", str(tmp_path / "run"), "--only", "04"], cwd=ROOT, env=env, text=True,
+                               "--patience", "50", "--out", str(tmp_path / "run"), "--only", "04"], cwd=ROOT, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 120
     while not kernels_of(runner.pid) and time.monotonic() < deadline:
@@ -379,9 +380,11 @@ def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_pa
     """tools/gpu_check.sh is for a GPU machine; here it falls back to the CPU, small and synthetic."""
     env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(tmp_path / "gpu"), "EPOCHS": "1", "FAST_EPOCHS": "1",
            "WIDTHS": "8,16,16", "FAST_BATCH_SIZE": "128", "FAST_LEARNING_RATE": "0.24",
-           "EXTRA": "--source synthetic --ablation-epochs 0 --only 06"}
+           "EXTRA": "--source synthetic --ablation-epochs 0 --only 06", "BENCH_SECONDS": "0.05"}
     result = subprocess.run(["bash", "tools/gpu_check.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     assert lines[0] == "GPU: none (CPU)"
     assert any(line.startswith("notebook 06: test accuracy") and "on cpu" in line for line in lines)
+    assert "FastNet(8, 16, 16) on cpu" in result.stdout  # then the training-step benchmark
+    assert "whitening bias frozen" in result.stdout and "ratio to reference 1.00" in result.stdout
