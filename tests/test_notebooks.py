@@ -340,8 +340,11 @@ def test_ctrl_c_ends_the_runner_with_one_line_code_130_and_nothing_left_behind(t
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
     # 50 epochs with early stopping off: still training when Ctrl-C comes, however fast the machine
     runner = subprocess.Popen([sys.executable, "-m", "cifar_helpers.run", "--source", "synthetic", "--epochs", "50",
-                               "--patience", "50", "--out", str(tmp_path / "run"), "--only", "04"], cwd=ROOT, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                               "--patience", "50", "--out", str(tmp_path / "run"), "--only", "04"],
+                              cwd=ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                              # a shell's background job ignores Ctrl-C, and its children inherit that
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not kernels_of(runner.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -355,7 +358,8 @@ def test_ctrl_c_ends_the_runner_with_one_line_code_130_and_nothing_left_behind(t
                                         "holds only what finished before."], err
     psutil.wait_procs(kernels, timeout=30)
     assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kernels), "no kernel left running"
-    assert not list(short_temp_folder.iterdir()), "no kernel connection files or sockets left in the temp folder"
+    left = [p.name for p in short_temp_folder.iterdir() if not p.name.startswith("torchinductor")]  # torch's cache
+    assert not left, "no kernel connection files or sockets left in the temp folder"
     assert not list(NOTEBOOK_DIR.glob("kernel-ipc*")), "no kernel sockets left beside the notebooks"
     assert not (tmp_path / "rt").exists() or not list((tmp_path / "rt").iterdir())
 
