@@ -1,13 +1,16 @@
-"""What a CPU (or GPU) does per second with notebook 6's FastNet: batch size, memory layout, frozen first layer.
+"""What a CPU (or GPU) does per second with notebook 6's FastNet: batch size, memory layout, frozen first layer, widths.
 
-    python benchmarks/bench_fast_net.py [--widths 32,96,192] [--seconds 6] [--cuda]
+    python benchmarks/bench_fast_net.py [--widths 32,96,192] [--compare 16,64,256 64,256,256] [--seconds 6] [--cuda]
 
 One training step as notebook 6 takes it (forward, backward, a Muon step for the filters and SGD
 for the rest) on random images, for several settings; each is timed for about ``--seconds``
 after a warm-up, in rounds that alternate the settings so that a machine whose speed drifts
 skews them alike. The script prints images/s for each (median over rounds) and its ratio to the
 reference: batch 500, channels_last, whitening bias frozen (notebook 6's setting after the first
-epoch). Run it with nothing else busy: on 2 cores a second process skews every figure.
+epoch). A second table compares the ``--compare`` widths with ``--widths`` at that setting, with
+the multiply-adds of one image's forward pass (on a 2-core CPU the speeds follow them closely).
+Run it with nothing else busy: on 2 cores a second process skews every figure, and a virtual
+machine's speed drifts, so compare ratios from one run.
 """
 
 import argparse
@@ -45,6 +48,32 @@ def make_step(widths, batch_size, channels_last, frozen_bias, device):
     return step
 
 
+def multiply_adds(model):
+    """Multiply-adds of one 32 x 32 image's forward pass through ``model``'s convolutions and linear layers."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, torch.nn.Conv2d):
+            per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+        else:
+            per_output = module.in_features
+        total += output[0].numel() * per_output
+
+    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    hooks = [layer.register_forward_hook(count) for layer in layers]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()  # one image: leave the batch norms' running statistics alone
+            model((torch.zeros(1, 3, 32, 32, device=next(model.parameters()).device), None))
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return total
+
+
 def images_per_second(step, batch_size, seconds):
     for _ in range(2):
         step()  # warm-up: allocation, kernel choice
@@ -58,27 +87,48 @@ def images_per_second(step, batch_size, seconds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", default="32,96,192", help="FastNet's widths (default notebook 6's, 32,96,192)")
+    parser.add_argument("--compare", nargs="*", default=["16,64,256", "24,64,256", "64,256,256"],
+                        help="other widths to time against --widths (default 16,64,256 24,64,256 64,256,256)")
     parser.add_argument("--seconds", type=float, default=6.0, help="timing per setting and round (default 6)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over all settings (default 2)")
     parser.add_argument("--cuda", action="store_true", help="on the GPU (default: the CPU)")
     args = parser.parse_args()
-    widths = tuple(int(w) for w in args.widths.split(","))
+    widths = parse_widths(args.widths, "--widths")
+    others = [parse_widths(text, "--compare") for text in args.compare]
     device = torch.device("cuda" if args.cuda else "cpu")
-    reference = (500, True, True)
-    settings = [reference, (500, True, False), (500, False, True), (125, True, True), (250, True, True),
-                (1000, True, True)]
-    steps = {setting: make_step(widths, *setting, device) for setting in settings}
+    reference = (widths, 500, True, True)
+    settings = [reference, (widths, 500, True, False), (widths, 500, False, True), (widths, 125, True, True),
+                (widths, 250, True, True), (widths, 1000, True, True)]
+    settings += [(other, 500, True, True) for other in others if other != widths]
+    steps = {setting: make_step(*setting, device) for setting in settings}
     speeds = {setting: [] for setting in settings}
     for _ in range(args.rounds):
         for setting in settings:
-            speeds[setting].append(images_per_second(steps[setting], setting[0], args.seconds))
+            speeds[setting].append(images_per_second(steps[setting], setting[1], args.seconds))
+    speed = {setting: statistics.median(values) for setting, values in speeds.items()}
+    base = speed[reference]
     print(f"FastNet{widths} on {device} ({torch.get_num_threads()} threads), a training step, images/s:")
-    base = statistics.median(speeds[reference])
-    for (batch_size, channels_last, frozen_bias), values in speeds.items():
-        speed = statistics.median(values)
-        name = (f"batch {batch_size:>4}, {'channels_last' if channels_last else 'contiguous':<13}, "
-                f"whitening bias {'frozen' if frozen_bias else 'learning'}")
-        print(f"  {name:<58} {speed:8.0f}   ratio to reference {speed / base:.2f}")
+    for setting in settings:
+        other_widths, batch_size, channels_last, frozen_bias = setting
+        if other_widths == widths:
+            name = (f"batch {batch_size:>4}, {'channels_last' if channels_last else 'contiguous':<13}, "
+                    f"whitening bias {'frozen' if frozen_bias else 'learning'}")
+            print(f"  {name:<58} {speed[setting]:8.0f}   ratio to reference {speed[setting] / base:.2f}")
+    print("Widths at batch 500, channels_last, whitening bias frozen (multiply-adds per image, forward):")
+    for setting in [reference] + settings[6:]:
+        macs = multiply_adds(steps[setting].model)
+        name = f"FastNet{setting[0]}, {macs / 1e6:5.1f} M multiply-adds"
+        print(f"  {name:<58} {speed[setting]:8.0f}   ratio to reference {speed[setting] / base:.2f}")
+
+
+def parse_widths(text, option):
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 3 or min(widths) < 1:
+        raise SystemExit(f"{option}: expected three positive channel counts such as 32,96,192, got {text!r}")
+    return widths
 
 
 if __name__ == "__main__":

@@ -30,3 +30,22 @@ def test_images_per_second_counts_the_images_of_the_steps_taken():
     speed = bench.images_per_second(lambda: calls.append(1), batch_size=10, seconds=0.02)
     timed = len(calls) - 2  # the first two are the warm-up
     assert timed > 0 and 0 < speed <= 10 * timed / 0.02  # at least 0.02 s passed
+
+
+def test_multiply_adds_counts_every_convolution_and_the_classifier_of_fast_net():
+    a, b, c = 8, 16, 24
+    expected = (31 * 31 * 24 * 3 * 2 * 2                      # the 2 x 2 whitening patches
+                + 31 * 31 * 24 * a * 9 + 15 * 15 * a * a * 9  # stage 1 (pooled after its first convolution)
+                + 15 * 15 * a * b * 9 + 7 * 7 * b * b * 9     # stage 2
+                + 7 * 7 * b * c * 9 + 3 * 3 * c * c * 9       # stage 3
+                + c * 10)                                     # the classifier
+    model = bench.make_step((a, b, c), 4, channels_last=True, frozen_bias=True, device=torch.device("cpu")).model
+    statistics = [buffer.clone() for buffer in model.buffers()]
+    assert bench.multiply_adds(model) == expected
+    assert model.training and all(torch.equal(x, y) for x, y in zip(statistics, model.buffers()))
+
+
+@pytest.mark.parametrize("text", ["32,96", "32,96,x", "32,0,192"])
+def test_widths_that_are_not_three_positive_counts_stop_with_the_option_named(text):
+    with pytest.raises(SystemExit, match="--compare: expected three positive channel counts"):
+        bench.parse_widths(text, "--compare")

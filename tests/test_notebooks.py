@@ -384,7 +384,8 @@ def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_pa
     """tools/gpu_check.sh is for a GPU machine; here it falls back to the CPU, small and synthetic."""
     env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(tmp_path / "gpu"), "EPOCHS": "1", "FAST_EPOCHS": "1",
            "WIDTHS": "8,16,16", "FAST_BATCH_SIZE": "128", "FAST_LEARNING_RATE": "0.24",
-           "EXTRA": "--source synthetic --ablation-epochs 0 --only 06", "BENCH_SECONDS": "0.05"}
+           "EXTRA": "--source synthetic --ablation-epochs 0 --only 06", "BENCH_SECONDS": "0.05",
+           "BENCH_COMPARE": "8,8,8"}
     result = subprocess.run(["bash", "tools/gpu_check.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
@@ -392,3 +393,4 @@ def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_pa
     assert any(line.startswith("notebook 06: test accuracy") and "on cpu" in line for line in lines)
     assert "FastNet(8, 16, 16) on cpu" in result.stdout  # then the training-step benchmark
     assert "whitening bias frozen" in result.stdout and "ratio to reference 1.00" in result.stdout
+    assert "FastNet(8, 8, 8),   2.3 M multiply-adds" in result.stdout  # and the widths compared
