@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from cifar_helpers import FastNet, Muon
+from cifar_helpers.parameters import check_widths
 
 
 def make_step(widths, batch_size, channels_last, frozen_bias, device):
@@ -84,51 +85,54 @@ def images_per_second(step, batch_size, seconds):
     return steps * batch_size / (time.perf_counter() - started)
 
 
-def main():
+def widths_option(text):
+    """argparse type for widths such as 32,96,192; the project's own check gives the message."""
+    try:
+        return check_widths(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--widths", default="32,96,192", help="FastNet's widths (default notebook 6's, 32,96,192)")
-    parser.add_argument("--compare", nargs="*", default=["16,64,256", "24,64,256", "64,256,256"],
+    parser.add_argument("--widths", type=widths_option, default=(32, 96, 192),
+                        help="FastNet's widths (default notebook 6's, 32,96,192)")
+    parser.add_argument("--compare", type=widths_option, nargs="*",
+                        default=[(16, 64, 256), (24, 64, 256), (64, 256, 256)],
                         help="other widths to time against --widths (default 16,64,256 24,64,256 64,256,256)")
     parser.add_argument("--seconds", type=float, default=6.0, help="timing per setting and round (default 6)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over all settings (default 2)")
     parser.add_argument("--cuda", action="store_true", help="on the GPU (default: the CPU)")
-    args = parser.parse_args()
-    widths = parse_widths(args.widths, "--widths")
-    others = [parse_widths(text, "--compare") for text in args.compare]
+    return parser.parse_args(argv)
+
+
+def main():
+    args = parse_args()
+    widths = args.widths
     device = torch.device("cuda" if args.cuda else "cpu")
-    reference = (widths, 500, True, True)
-    settings = [reference, (widths, 500, True, False), (widths, 500, False, True), (widths, 125, True, True),
+    reference = (widths, 500, True, True)  # (widths, batch size, channels_last, whitening bias frozen)
+    variants = [reference, (widths, 500, True, False), (widths, 500, False, True), (widths, 125, True, True),
                 (widths, 250, True, True), (widths, 1000, True, True)]
-    settings += [(other, 500, True, True) for other in others if other != widths]
+    compared = [reference] + [(other, 500, True, True) for other in args.compare if other != widths]
+    settings = variants + compared[1:]
     steps = {setting: make_step(*setting, device) for setting in settings}
     speeds = {setting: [] for setting in settings}
     for _ in range(args.rounds):
         for setting in settings:
             speeds[setting].append(images_per_second(steps[setting], setting[1], args.seconds))
     speed = {setting: statistics.median(values) for setting, values in speeds.items()}
-    base = speed[reference]
+
+    def show(name, setting):
+        print(f"  {name:<58} {speed[setting]:8.0f}   ratio to reference {speed[setting] / speed[reference]:.2f}")
+
     print(f"FastNet{widths} on {device} ({torch.get_num_threads()} threads), a training step, images/s:")
-    for setting in settings:
-        other_widths, batch_size, channels_last, frozen_bias = setting
-        if other_widths == widths:
-            name = (f"batch {batch_size:>4}, {'channels_last' if channels_last else 'contiguous':<13}, "
-                    f"whitening bias {'frozen' if frozen_bias else 'learning'}")
-            print(f"  {name:<58} {speed[setting]:8.0f}   ratio to reference {speed[setting] / base:.2f}")
+    for setting in variants:
+        _, batch_size, channels_last, frozen_bias = setting
+        show(f"batch {batch_size:>4}, {'channels_last' if channels_last else 'contiguous':<13}, "
+             f"whitening bias {'frozen' if frozen_bias else 'learning'}", setting)
     print("Widths at batch 500, channels_last, whitening bias frozen (multiply-adds per image, forward):")
-    for setting in [reference] + settings[6:]:
-        macs = multiply_adds(steps[setting].model)
-        name = f"FastNet{setting[0]}, {macs / 1e6:5.1f} M multiply-adds"
-        print(f"  {name:<58} {speed[setting]:8.0f}   ratio to reference {speed[setting] / base:.2f}")
-
-
-def parse_widths(text, option):
-    try:
-        widths = tuple(int(w) for w in text.split(","))
-    except ValueError:
-        widths = ()
-    if len(widths) != 3 or min(widths) < 1:
-        raise SystemExit(f"{option}: expected three positive channel counts such as 32,96,192, got {text!r}")
-    return widths
+    for setting in compared:
+        show(f"FastNet{setting[0]}, {multiply_adds(steps[setting].model) / 1e6:5.1f} M multiply-adds", setting)
 
 
 if __name__ == "__main__":

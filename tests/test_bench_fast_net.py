@@ -46,6 +46,13 @@ def test_multiply_adds_counts_every_convolution_and_the_classifier_of_fast_net()
 
 
 @pytest.mark.parametrize("text", ["32,96", "32,96,x", "32,0,192"])
-def test_widths_that_are_not_three_positive_counts_stop_with_the_option_named(text):
-    with pytest.raises(SystemExit, match="--compare: expected three positive channel counts"):
-        bench.parse_widths(text, "--compare")
+def test_widths_that_are_not_three_positive_counts_stop_with_the_option_named(text, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--compare", "16,64,256", text])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --compare:" in error and "such as" in error  # the option, and an example of good widths
+
+
+def test_widths_options_read_text_as_tuples_and_default_to_notebook_6s():
+    args = bench.parse_args(["--compare", "16,64,256", "24,64,256"])
+    assert args.widths == (32, 96, 192) and args.compare == [(16, 64, 256), (24, 64, 256)]
