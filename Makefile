@@ -2,7 +2,7 @@
 # make test          - the whole test suite: unit tests, notebook runs, nbval over the committed notebooks
 # make lab           - open the lesson in JupyterLab
 # make student       - students' copies of the notebooks (no solutions) in student/
-# make browser-test  - notebooks 02, 04, 05 in JupyterLab in headless Chromium; screenshots in runs/browser-test
+# make browser-test  - all six notebooks in JupyterLab in headless Chromium; screenshots in runs/browser-test
 # Each creates .venv and installs the project into it when that has not been done yet.
 
 PYTHON ?= python3

@@ -1,11 +1,13 @@
 """The notebooks in JupyterLab, in a real (headless) Chromium: ``make browser-test``.
 
 JupyterLab serves a copy of the lesson on 127.0.0.1 with the quick profile on (synthetic data,
-small runs), so that the notebooks' widgets are live, as a student sees them. For notebooks 2, 4
-and 5 the test clears the committed outputs, runs every cell from the menu, then fails on any
-error output or any widget that does not render ("Error displaying widget"). In notebook 4 tqdm's
-widget bar must fill up; in notebook 5 it picks another pair in the mistake browser and uploads a
-picture through the file chooser. Screenshots of the widgets go to runs/browser-test/.
+small runs), so that the notebooks' widgets are live, as a student sees them. For each of the six
+notebooks the test clears the committed outputs, runs every cell from the menu, then fails on any
+error output, any widget that does not render ("Error displaying widget") or any exercise check
+that does not say right (the teacher's copies hold the solutions). In notebook 2 it picks a class
+in the image browser; in notebook 4 tqdm's widget bar must fill up; in notebook 5 it picks another
+pair in the mistake browser and uploads a picture through the file chooser; notebook 6 must print
+its final accuracy and draw its ablation chart. Screenshots go to runs/browser-test/.
 
 Needs Chromium (Debian's ``chromium`` package) and playwright from PyPI (a dev dependency); it
 skips with a clear message where Chromium is missing.
@@ -145,6 +147,12 @@ def shut_down_kernels(url):
                                                       method="DELETE")).close()
 
 
+def printed(lesson, name):
+    """Everything the saved notebook's cells printed, one string."""
+    executed = nbformat.read(lesson / "notebooks" / name, as_version=4)
+    return "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+
+
 def assert_no_errors(page, lesson, name):
     assert page.get_by_text("Error displaying widget").count() == 0, f"a widget did not render in {name}"
     executed = nbformat.read(lesson / "notebooks" / name, as_version=4)
@@ -152,6 +160,27 @@ def assert_no_errors(page, lesson, name):
     assert not errors, f"{name}: {errors[0].ename}: {errors[0].evalue}"
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] "
                         ":text('Traceback')").count() == 0
+    checks = [line for line in printed(lesson, name).splitlines() if " Exercise " in line[:12]]
+    failed = [line for line in checks if not line.startswith("✓")]
+    assert not failed, f"{name}: an exercise check did not pass in JupyterLab: {failed[0]}"
+    return checks
+
+
+def test_notebook_01_loads_with_workers(lab, page):
+    """Notebook 1's torchvision DataLoader starts worker processes from inside the kernel."""
+    url, lesson = lab
+    run_all_cells(page, url, "01_loading.ipynb")
+    assert len(assert_no_errors(page, lesson, "01_loading.ipynb")) == 4
+    assert "image 0 as batch_to_tensors makes it: True" in printed(lesson, "01_loading.ipynb")
+    shut_down_kernels(url)
+
+
+def test_notebook_03_walks_through_the_layers(lab, page):
+    url, lesson = lab
+    run_all_cells(page, url, "03_model.ipynb")
+    assert len(assert_no_errors(page, lesson, "03_model.ipynb")) == 3
+    assert "untrained loss:" in printed(lesson, "03_model.ipynb")
+    shut_down_kernels(url)
 
 
 def shoot(page, locator, filename):
@@ -212,3 +241,16 @@ def test_notebook_05_mistake_browser_and_picture_upload(lab, page, tmp_path):
     box = upload.locator("xpath=..")
     box.get_by_text("my_picture.png, at 32 x 32: most likely a").wait_for(timeout=30_000)
     shoot(page, box, "05_picture_upload.png")
+
+
+def test_notebook_06_fast_track(lab, page):
+    url, lesson = lab
+    notebook = run_all_cells(page, url, "06_fast_track.ipynb")
+    assert len(assert_no_errors(page, lesson, "06_fast_track.ipynb")) == 2
+    text = printed(lesson, "06_fast_track.ipynb")
+    assert "5. + six views at test time" in text and "test accuracy" in text, "the ablation and the final run"
+    chart = notebook.locator(".jp-OutputArea-output img").last  # the ablation chart
+    chart.wait_for()
+    assert chart.bounding_box()["width"] > 300
+    shoot(page, chart, "06_ablation_chart.png")
+    shut_down_kernels(url)
