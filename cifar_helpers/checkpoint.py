@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .files import atomic_write
@@ -12,6 +13,25 @@ def save_checkpoint(payload, path):
     with atomic_write(path, what="checkpoint") as f:
         torch.save(payload, f)
     return Path(path)
+
+
+def plain_data(value, where):
+    """``value`` (a history: lists and dicts) with numpy and one-number torch values made Python numbers.
+
+    Checkpoints are loaded with ``weights_only=True``, which accepts tensors and plain data only:
+    a numpy number that a plugin put into a history record would make the saved file unreadable.
+    Anything else that is not plain data is a TypeError naming where it is, before anything is written.
+    """
+    if isinstance(value, dict):
+        return {key: plain_data(item, f"{where}[{key!r}]") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_data(item, f"{where}[{i}]") for i, item in enumerate(value))
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.generic, torch.Tensor)) and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    raise TypeError(f"{where} is a {type(value).__name__}: a history record holds plain numbers and text; "
+                    "store float(value) instead.")
 
 
 def load_checkpoint(path, into=None):

@@ -71,12 +71,16 @@ def mistake_browser(images, probabilities, labels, classes):
 
 
 def to_network_input(picture):
-    """Any picture (a PIL image, or encoded bytes) -> uint8 (32, 32, 3): its middle square, shrunk."""
-    from PIL import Image
+    """Any picture (a PIL image, or encoded bytes) -> uint8 (32, 32, 3): its middle square, shrunk.
+
+    A phone stores a photo taken upright as the sensor saw it, plus an EXIF tag saying how to
+    turn it; the picture is turned that way first, so the network sees what a viewer shows.
+    """
+    from PIL import Image, ImageOps
 
     if isinstance(picture, (bytes, bytearray, memoryview)):
         picture = Image.open(io.BytesIO(bytes(picture)))
-    picture = picture.convert("RGB")
+    picture = ImageOps.exif_transpose(picture).convert("RGB")
     side = min(picture.size)
     left, top = (picture.width - side) // 2, (picture.height - side) // 2
     square = picture.crop((left, top, left + side, top + side))

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from .augment import mirror_batch
-from .checkpoint import load_checkpoint, save_checkpoint
-from .checks import batch_inputs, check_batch, check_optimizer, whole_number
+from .checkpoint import load_checkpoint, plain_data, save_checkpoint
+from .checks import batch_inputs, check_batch, check_optimizer, parse_bool, whole_number
 from .events import EVENTS, StopTraining, TrainingState, plugin_handlers
 
 
@@ -204,15 +204,17 @@ class Model(nn.Module):
 
         The dataset must not shuffle: the outputs are lined up with its samples in their order.
         """
-        if getattr(getattr(dataset, "dataset", dataset), "shuffle", False):
+        shuffled_loader = isinstance(getattr(dataset, "sampler", None), torch.utils.data.RandomSampler)
+        if shuffled_loader or getattr(getattr(dataset, "dataset", dataset), "shuffle", False):
             raise ValueError("predict_dataset: this dataset shuffles its samples, so the outputs would not line "
-                             "up with your labels; make it with DataSet(..., shuffle=False).")
+                             "up with your labels; make it with DataSet(..., shuffle=False) (or a DataLoader "
+                             "with shuffle=False).")
         with _eval_mode(self):
             return torch.cat([self._output(batch, mirror).cpu() for batch in dataset])
 
     def _output(self, batch, mirror):
         output = self(batch)
-        if mirror:
+        if parse_bool(mirror, "mirror"):
             output = (output + self(mirror_batch(batch))) / 2
         return output
 
@@ -226,7 +228,7 @@ class Model(nn.Module):
         """
         return save_checkpoint({"architecture": type(self).__name__,
                                 "state_dict": self.state_dict() if weights is None else weights,
-                                "history": self.history,
+                                "history": plain_data(self.history, "history"),
                                 "epoch": self.weights_epoch if epoch is None else epoch}, path)
 
     def load(self, path, with_history=True):

@@ -103,6 +103,10 @@ def lesson_parameters(args, run_dir: Path, notebook: str = "04") -> dict:
 def find_notebooks(folder: Path, only=None):
     notebooks = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
     if only:
+        unknown = [number for number in only if number not in {p.name[:2] for p in notebooks}]
+        if unknown:  # "--only 04 5" would otherwise run 04 alone and say nothing about 5
+            raise SystemExit(f"--only {' '.join(unknown)}: no such notebook in {folder}; give two-digit numbers "
+                             f"such as {' '.join(p.name[:2] for p in notebooks[:2]) or '04 05'}.")
         notebooks = [p for p in notebooks if p.name[:2] in only]
     if not notebooks:
         raise SystemExit(f"no numbered notebooks (NN_name.ipynb) in {folder}" + (f" matching {only}" if only else ""))

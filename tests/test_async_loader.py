@@ -230,3 +230,16 @@ def test_an_abandoned_epoch_stops_its_thread(dataset):
     loader = AsyncDataLoader(dataset, buffer_size=2)
     next(iter(loader))  # the epoch's iterator is dropped at once
     assert no_loader_threads()
+
+
+def test_after_close_no_further_batch_is_prepared(dataset):
+    """A loader blocked on its full buffer, then closed, must not prepare (copy, augment) one more batch."""
+    prepared = []
+    loader = AsyncDataLoader(dataset, buffer_size=2, on_batch_loaded=lambda batch: prepared.append(1) or batch)
+    batches = iter(loader)
+    next(batches)
+    batches.wait_until_full()
+    time.sleep(0.2)  # the thread has prepared one more batch and waits for room
+    before = len(prepared)
+    loader.close()
+    assert before == 4 and len(prepared) == before and no_loader_threads()

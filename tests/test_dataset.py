@@ -71,6 +71,15 @@ def test_shuffle_changes_order_each_epoch_and_follows_seed():
     assert epoch_order(c) != epochs_a[0]
 
 
+def test_flags_given_as_text_are_read_as_meant():
+    """papermill hands -p shuffle false over as the text "false", which bool() would call true."""
+    plain = make(50, batch_size=8, shuffle="false", drop_last="no", seed=3)
+    assert (plain.shuffle, plain.drop_last) == (False, False) and epoch_order(plain) == list(range(50))
+    assert make(50, batch_size=8, shuffle="True", seed=3).shuffle is True
+    with pytest.raises(ValueError, match=r"shuffle='sometimes' is not a yes/no value"):
+        make(50, batch_size=8, shuffle="sometimes")
+
+
 def test_shuffle_without_seed_follows_numpy_global_seed():
     np.random.seed(7)
     first = epoch_order(make(30, shuffle=True))

@@ -197,6 +197,18 @@ def test_grading_turns_a_wrong_or_missing_answer_into_an_assertion(context, monk
         check("3.2", **unanswered)
 
 
+@pytest.mark.parametrize("yes, no", [(np.bool_(True), np.bool_(False)), (torch.tensor(True), torch.tensor(False))])
+def test_yes_no_answers_may_be_numpy_or_torch_booleans(context, capsys, yes, no):
+    """(a == b).all() gives numpy's or torch's bool, not Python's: a right answer all the same."""
+    right, _, _ = cases(context)["4.4"]
+    check("1.3", same_without_shuffle=yes, same_with_shuffle=no)
+    check("4.4", **{**right, "lower": yes})
+    assert capsys.readouterr().out.count("right.") == 2
+    check("1.3", same_without_shuffle="yes", same_with_shuffle=np.array([False, False]))
+    check("4.4", **{**right, "lower": "True"})
+    assert capsys.readouterr().out.count("True or False") == 2
+
+
 def test_an_unknown_exercise_is_named():
     with pytest.raises(KeyError, match="there is no exercise '9.9'"):
         check("9.9")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -176,6 +177,25 @@ def test_predict_dataset_refuses_a_shuffled_dataset(make_dataset, wrap):
     dataset = make_dataset(40, 16, shuffle=True)
     with pytest.raises(ValueError, match=r"shuffles its samples.*shuffle=False"):
         CNN().predict_dataset(AsyncDataLoader(dataset) if wrap else dataset)
+
+
+def test_predict_dataset_refuses_a_shuffling_torch_dataloader():
+    samples = torch.utils.data.TensorDataset(torch.randn(40, 3, 32, 32), torch.zeros(40, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"shuffles its samples.*DataLoader with shuffle=False"):
+        CNN().predict_dataset(torch.utils.data.DataLoader(samples, batch_size=16, shuffle=True))
+    in_order = CNN().predict_dataset(torch.utils.data.DataLoader(samples, batch_size=16))
+    assert in_order.shape == (40, 10)
+
+
+def test_mirror_given_as_text_is_read_as_meant(make_dataset):
+    torch.manual_seed(0)
+    model = CNN()
+    batch = next(iter(make_dataset(16, 16)))
+    assert torch.equal(model.predict(batch, mirror="false"), model.predict(batch, mirror=False))
+    assert torch.equal(model.predict(batch, mirror="True"), model.predict(batch, mirror=True))
+    assert not torch.equal(model.predict(batch, mirror=True), model.predict(batch, mirror=False))
+    with pytest.raises(ValueError, match=r"mirror='sometimes' is not a yes/no value"):
+        model.predict(batch, mirror="sometimes")
 
 
 def test_predict_dataset_joins_the_batches_in_order(make_dataset):
@@ -375,6 +395,26 @@ def test_save_other_weights_with_their_epoch(tmp_path):
     loaded = CNN().load(model.save(tmp_path / "m.pt", weights=best, epoch=2))
     assert loaded.weights_epoch == 2 and len(loaded.history) == 3
     assert all(not t.any() for t in loaded.state_dict().values())
+
+
+def test_numpy_and_tensor_numbers_in_the_history_are_saved_as_plain_numbers(tmp_path):
+    """A plugin may store np.mean(...) or a loss tensor in a record: load must still read the file."""
+    model = CNN()
+    model.history = [{"epoch": 1, "val_loss": np.float32(0.5), "steps": np.int64(3), "loss": torch.tensor(0.25),
+                      "better": np.bool_(True)}]
+    loaded = CNN().load(model.save(tmp_path / "m.pt"))
+    assert loaded.history == [{"epoch": 1, "val_loss": 0.5, "steps": 3, "loss": 0.25, "better": True}]
+    assert type(loaded.history[0]["val_loss"]) is float and type(loaded.history[0]["better"]) is bool
+
+
+def test_a_history_value_that_is_not_plain_data_is_refused_before_writing(tmp_path):
+    model = CNN()
+    path = model.save(tmp_path / "m.pt")
+    before = path.read_bytes()
+    model.history = [{"epoch": 1, "outputs": np.zeros(3)}]
+    with pytest.raises(TypeError, match=r"history\[0\]\['outputs'\] is a ndarray: .*store float\(value\)"):
+        model.save(path)
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.tmp"))
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")

@@ -166,6 +166,12 @@ def test_runner_refuses_bad_arguments_in_one_line(capsys, argv, message):
     assert __import__("re").search(message, error), error
 
 
+def test_runner_only_names_a_notebook_that_is_not_there(tmp_path):
+    with pytest.raises(SystemExit, match=r"--only 5: no such notebook in .*; give two-digit numbers such as 01 02"):
+        run.main(["--source", "synthetic", "--out", str(tmp_path / "run"), "--only", "04", "5"])
+    assert not (tmp_path / "run").exists(), "nothing ran"
+
+
 def test_runner_refuses_an_out_that_is_a_file_or_read_only(tmp_path, capsys):
     (tmp_path / "a-file").write_text("")
     assert run.main(["--source", "synthetic", "--out", str(tmp_path / "a-file"), "--only", "01"]) == 1

@@ -114,6 +114,25 @@ def test_early_stopping_when_the_metric_is_never_a_number(tmp_path, tiny_model, 
     assert len(tiny_model.history) == 2 and not (tmp_path / "m.pt").exists()
 
 
+def test_early_stopping_mode_follows_the_metric_unless_given():
+    """As Keras's mode="auto": an accuracy must grow, a loss fall; a flag given as text is read as meant."""
+    assert EarlyStopping().mode == "min" and EarlyStopping(metric="val_accuracy").mode == "max"
+    assert EarlyStopping(metric="val_accuracy", mode="min").mode == "min"
+    assert EarlyStopping(restore_best="false").restore_best is False
+    with pytest.raises(ValueError, match="restore_best"):
+        EarlyStopping(restore_best="perhaps")
+
+
+def test_early_stopping_on_an_accuracy_keeps_the_best_epoch(tmp_path, tiny_model, make_dataset):
+    def accuracy(record, epoch, **_):
+        record["val_accuracy"] = [0.50, 0.62, 0.55, 0.58, 0.60][epoch - 1]
+    tiny_model.register_plugin(accuracy, "on_end_epoch")
+    stopper = EarlyStopping(max_tries=3, path=tmp_path / "m.pt", metric="val_accuracy")
+    tiny_model.register_plugin(stopper)
+    tiny_model.learn(make_dataset(16, 16), sgd(tiny_model), max_epochs=5)
+    assert (stopper.best_epoch, stopper.best, len(tiny_model.history)) == (2, 0.62, 5)
+
+
 @pytest.mark.parametrize("kwargs, name", [
     ({"max_tries": 0}, "max_tries"), ({"max_tries": True}, "max_tries"), ({"max_tries": 2.5}, "max_tries"),
     ({"mode": "median"}, "mode"), ({"min_delta": -0.1}, "min_delta"),

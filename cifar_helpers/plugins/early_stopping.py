@@ -2,7 +2,7 @@
 
 import math
 
-from ..checks import real_number, whole_number
+from ..checks import parse_bool, real_number, whole_number
 from ..events import PluginInterface, StopTraining
 
 
@@ -12,6 +12,8 @@ class EarlyStopping(PluginInterface):
     Better by more than ``min_delta``: the weights are kept as the best. Not better ``max_tries``
     epochs in a row: training stops (`Model.learn` returns False).
 
+    mode: "min" (the metric should fall, as a loss does) or "max" (grow, as an accuracy does);
+        "auto", the default, picks "max" for a metric whose name holds "acc", as Keras does.
     path: after every epoch (once there is a best) the best weights and the whole history so
         far are written there, atomically, so the file always describes a training run as far as
         it got, even if it is interrupted.
@@ -20,13 +22,16 @@ class EarlyStopping(PluginInterface):
         ``restore_best_weights`` does. So after `learn` the model in memory is the one in ``path``.
     """
 
-    def __init__(self, max_tries=5, path="model.pt", metric="val_loss", mode="min", min_delta=0.0,
+    def __init__(self, max_tries=5, path="model.pt", metric="val_loss", mode="auto", min_delta=0.0,
                  restore_best=True):
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode={mode!r} must be 'min' (losses) or 'max' (accuracies).")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode={mode!r} must be 'auto', 'min' (losses) or 'max' (accuracies).")
+        if mode == "auto":  # as Keras does: an accuracy should grow, anything else (a loss) fall
+            mode = "max" if "acc" in str(metric) else "min"
         self.max_tries = whole_number(max_tries, "max_tries", 5)
         self.min_delta = real_number(min_delta, "min_delta", 0.0, low=0)
-        self.path, self.metric, self.mode, self.restore_best = path, metric, mode, restore_best
+        self.path, self.metric, self.mode = path, metric, mode
+        self.restore_best = parse_bool(restore_best, "restore_best")
         self.on_start()
 
     def on_start(self, **_):
