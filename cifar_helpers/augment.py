@@ -3,7 +3,8 @@
 A horse facing left mirrored is a horse facing right: still a horse, and an image the network
 has not seen; the same horse two pixels further left is one too. Standard for CIFAR-10:
 
-* `RandomFlip` (training): mirrors a random half of each batch of uint8 images (N, H, W, C).
+* `RandomFlip` (training): mirrors each uint8 image (N, H, W, C) of a batch with probability
+  ``p`` (one half by default).
 * `RandomCrop` (training): shifts each image by up to ``pad`` pixels, filling the edge by
   reflection (a crop of the padded image).
   Both run in the background loader, before `batch_to_tensors`, vectorised over the batch, and

@@ -243,3 +243,18 @@ def test_after_close_no_further_batch_is_prepared(dataset):
     before = len(prepared)
     loader.close()
     assert before == 4 and len(prepared) == before and no_loader_threads()
+
+
+def test_an_interrupted_learn_stops_its_loader_thread(tiny_model, make_dataset):
+    """Jupyter keeps the last exception, and with it the loop's frames: learn must close the loader itself."""
+    import torch
+
+    loader = AsyncDataLoader(make_dataset(64, 16), buffer_size=2)
+
+    def interrupt(batch_index, **_):
+        if batch_index == 2:
+            raise KeyboardInterrupt
+    tiny_model.register_plugin(interrupt, "on_end_batch")
+    with pytest.raises(KeyboardInterrupt) as kept:
+        tiny_model.learn(loader, torch.optim.SGD(tiny_model.parameters(), lr=0.01), max_epochs=1)
+    assert kept.traceback and no_loader_threads()

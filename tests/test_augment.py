@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cifar_helpers import RandomCrop, RandomFlip, mirror_batch
+from cifar_helpers import RandomCrop, RandomFlip, mirror_batch, shift_batch
 from cifar_helpers.metrics import classification_accuracy
 
 
@@ -55,6 +55,39 @@ def test_random_flip_refuses_a_bad_p(p):
 def test_random_crop_refuses_a_pad_that_is_not_a_positive_whole_number(pad):
     with pytest.raises(ValueError, match=r"pad=.* must be a positive whole number"):
         RandomCrop(pad=pad)
+
+
+def test_random_crop_is_a_window_of_the_reflect_padded_image_at_every_offset(batch):
+    """Each output is the image shifted by up to 2 pixels, edges reflected; all 25 shifts occur."""
+    images, labels = batch
+    cropped, same_labels = RandomCrop(pad=2, seed=0)(batch)
+    assert cropped.shape == images.shape and cropped.dtype == np.uint8 and same_labels is labels
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    offsets = set()
+    for i, out in enumerate(cropped):
+        found = [(dy, dx) for dy in range(5) for dx in range(5)
+                 if np.array_equal(out, padded[i, dy:dy + 32, dx:dx + 32])]
+        assert found, f"image {i} is not a window of its reflect-padded self"
+        offsets.update(found)
+    assert offsets == {(dy, dx) for dy in range(5) for dx in range(5)}
+
+
+def test_random_crop_repeats_with_a_seed(batch):
+    a, b = RandomCrop(seed=3), RandomCrop(seed=3)
+    for _ in range(2):
+        assert np.array_equal(a(batch)[0], b(batch)[0])
+    assert not np.array_equal(RandomCrop(seed=3)(batch)[0], RandomCrop(seed=4)(batch)[0])
+
+
+def test_shift_batch_moves_the_pixels_down_and_right_by_positive_amounts(synthetic_tensors):
+    images, labels = synthetic_tensors
+    x = images[:4]
+    assert torch.equal(shift_batch(x, 0, 0), x)
+    y = labels[:4]
+    shifted, same_labels = shift_batch((x, y), 1, 2)
+    assert torch.equal(shifted[..., 1:, 2:], x[..., :-1, :-2]) and same_labels is y
+    assert torch.equal(shifted[..., 0, 2:], x[..., 1, :-2]), "the edge row is reflected"
+    assert torch.equal(shift_batch(x, -1, -1)[..., :-1, :-1], x[..., 1:, 1:])
 
 
 def test_random_flip_refuses_tensors_in_the_wrong_place(synthetic_tensors):

@@ -73,10 +73,23 @@ def test_check_parameters_reads_papermills_text_and_keeps_other_names():
     ("source", "web", r"source='web' must be one of 'auto', 'torchvision', 'local', 'synthetic'"),
     ("widths", "32,64", r"widths='32,64' must be three channel counts"),
     ("data_dir", "", r"data_dir='' must be a folder name"),
+    ("learning_rate", 0, r"learning_rate=0 must be a number > 0"),
+    ("seed", -1, r"seed=-1 must be a whole number >= 0"),
+    ("patience", 0, r"patience=0 must be a positive whole number"),
+    ("epochs", "ten", r"epochs='ten' must be a positive whole number"),
+    ("ablation_epochs", -1, r"ablation_epochs=-1 must be a whole number >= 0"),
 ])
 def test_check_parameters_names_the_notebook_parameter(name, value, message):
     with pytest.raises(ValueError, match=message):
         check_parameters({name: value})
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("seed", 0, 0), ("seed", "7", 7), ("patience", "5", 5), ("ablation_epochs", 0, 0), ("batch_size", "500", 500),
+    ("label_smoothing", 0, 0.0), ("dropout", "0", 0.0),
+])
+def test_check_parameters_accepts_the_edge_values_the_lessons_use(name, value, expected):
+    assert check_parameters({name: value}) == {name: expected}
 
 
 def test_every_boolean_parameter_goes_through_parse_bool():

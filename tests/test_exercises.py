@@ -209,6 +209,30 @@ def test_yes_no_answers_may_be_numpy_or_torch_booleans(context, capsys, yes, no)
     assert capsys.readouterr().out.count("True or False") == 2
 
 
+def test_5_2_looks_only_among_the_wrong_predictions(capsys):
+    """The most confident prediction overall (image 0) is right; the answer is the surest wrong one (image 1)."""
+    probabilities, labels = np.array([[0.99, 0.01], [0.2, 0.8], [0.6, 0.4]]), np.array([0, 0, 1])
+    check("5.2", index=0, probabilities=probabilities, labels=labels)
+    assert "the model got that image right" in capsys.readouterr().out
+    check("5.2", index=1, probabilities=probabilities, labels=labels)
+    assert capsys.readouterr().out.startswith("✓ Exercise 5.2: right. test image 1: 80.0% sure")
+
+
+def test_4_6_wants_early_stopping_to_have_fired(capsys):
+    history = [{"epoch": e, "val_loss": 1.0 / e} for e in (1, 2, 3)]
+    ran_out = SimpleNamespace(history=history, state=SimpleNamespace(stop_reason=None), weights_epoch=3)
+    check("4.6", model=ran_out, epochs=15)  # 3 of 15 epochs, but nothing stopped it (say, max_epochs=3)
+    assert capsys.readouterr().out.startswith("✗ Exercise 4.6: not yet. Hint: it ran every epoch")
+
+
+def test_grading_off_when_cifar_grading_is_0(context, monkeypatch, capsys):
+    monkeypatch.setenv("CIFAR_GRADING", "0")
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    _, wrongs, _ = cases(context)["3.2"]
+    check("3.2", **wrongs[0])  # prints, does not raise
+    assert capsys.readouterr().out.startswith("✗ Exercise 3.2: not yet.")
+
+
 def test_an_unknown_exercise_is_named():
     with pytest.raises(KeyError, match="there is no exercise '9.9'"):
         check("9.9")

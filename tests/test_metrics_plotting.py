@@ -136,6 +136,18 @@ def test_plot_confusion_matrix_and_class_counts():
     fig = plot_confusion_matrix(matrix, ["a", "b", "c"])
     assert isinstance(fig, Figure) and len(fig.axes) == 2  # the heat map and its colour bar
     assert isinstance(plot_confusion_matrix(matrix, ["a", "b", "c"], normalize=False), Figure)
+
+
+def test_the_confusion_heat_map_shows_each_true_class_as_fractions_of_its_row():
+    counts = np.array([[2, 0, 0], [1, 1, 0], [0, 3, 1]])  # rows: true class
+    fig = plot_confusion_matrix(counts, ["a", "b", "c"])
+    shown = np.asarray(fig.axes[0].images[0].get_array())
+    np.testing.assert_allclose(shown, counts / counts.sum(axis=1, keepdims=True))
+    texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in fig.axes[0].texts}
+    assert texts[(2, 1)] == "0.75" and texts[(1, 0)] == "0.50"  # (row, column): true c taken for b 3 times in 4
+    assert fig.axes[0].get_ylabel() == "true class" and fig.axes[0].get_xlabel() == "predicted class"
+    raw = plot_confusion_matrix(counts, ["a", "b", "c"], normalize=False)
+    assert np.array_equal(np.asarray(raw.axes[0].images[0].get_array()), counts)
     fig = plot_class_counts(np.array([0, 0, 2]), ["a", "b", "c"])
     assert len(fig.axes) == 1 and [p.get_height() for p in fig.axes[0].patches] == [2, 0, 1]
 

@@ -46,6 +46,28 @@ def test_learn_lowers_the_loss(make_dataset):
     assert model.history[-1]["train_loss"] < model.history[0]["train_loss"]
 
 
+def test_train_loss_is_the_mean_over_every_image_of_the_epoch(make_dataset):
+    """With a learning rate of 0 nothing changes, so the epoch's loss is the data's loss (batches of 16, 16, 8)."""
+    torch.manual_seed(0)
+    model = CNN(dropout=0.0)
+    data = make_dataset(40, 16)
+    model.learn(data, torch.optim.SGD(model.parameters(), lr=0.0), max_epochs=1)
+    assert model.history[0]["train_loss"] == pytest.approx(model.evaluate(data), rel=1e-5)
+
+
+def test_every_step_starts_from_fresh_gradients_in_training_mode(make_dataset):
+    """learn clears the gradients before each batch, and trains in training mode even after eval() and validation."""
+    model = CNN(dropout=0.5).eval()
+    seen = []
+
+    def before_backward(**_):
+        seen.append((model.training, all(p.grad is None for p in model.parameters())))
+    model.register_plugin(before_backward, "before_backward")
+    data = make_dataset(48, 16)
+    model.learn(data, sgd(model), max_epochs=2, validation_dataset=data)
+    assert seen == [(True, True)] * 6
+
+
 def test_events_fire_in_the_documented_order(tiny_model, make_dataset):
     calls = record_events(tiny_model)
     tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=2)
@@ -456,6 +478,19 @@ def test_load_something_that_is_not_a_checkpoint(tmp_path):
     torch.save({"weights": torch.ones(2)}, tmp_path / "plain.pt")
     with pytest.raises(ValueError, match="state_dict"):
         CNN().load(tmp_path / "plain.pt")
+
+
+def test_a_failed_write_leaves_the_old_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
+    path = save_checkpoint({"weights": torch.full((4,), 1.0)}, tmp_path / "m.pt")
+    before = path.read_bytes()
+
+    def write_some_then_fail(payload, f):
+        f.write(b"PK" + b"x" * 100)
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64")
+    monkeypatch.setattr(torch, "save", write_some_then_fail)
+    with pytest.raises(OSError, match=r"could not write the checkpoint .*m\.pt"):
+        save_checkpoint({"weights": torch.full((4,), 2.0)}, path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir() if "m.pt" in p.name] == ["m.pt"]
 
 
 def test_a_crash_while_saving_keeps_the_previous_checkpoint(tmp_path):

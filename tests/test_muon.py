@@ -32,6 +32,35 @@ def test_filters_are_rescaled_to_a_fixed_norm_and_step_by_the_learning_rate_in_e
     assert (step * conv.weight.grad.flatten(1)).sum() < 0  # downhill
 
 
+def test_filters_orthogonalise_the_nesterov_momentum_not_the_raw_gradient():
+    """Second step, momentum 0.6: the direction is g2 + 0.6 * (0.6 * g1 + g2), then orthogonalised."""
+    torch.manual_seed(0)
+    weight = torch.nn.Parameter(torch.randn(16, 8, 3, 3))
+    optimizer = Muon([weight], lr=0.1, momentum=0.6, steps=5)
+    g1, g2 = torch.randn_like(weight), torch.randn_like(weight)
+    weight.grad = g1
+    optimizer.step()
+    weight.grad = g2
+    rescaled = weight.detach() * 16 ** 0.5 / weight.detach().norm()
+    optimizer.step()
+    direction = g2 + 0.6 * (0.6 * g1 + g2)
+    expected = rescaled - 0.1 * orthogonalise(direction.flatten(1), 5).view_as(weight)
+    torch.testing.assert_close(weight.detach(), expected)
+
+
+def test_weight_decay_leaves_filters_alone():
+    """The rescaling keeps a filter bank's size fixed: decay would only tilt the step."""
+    torch.manual_seed(0)
+    start, grad = torch.randn(16, 8, 3, 3), torch.randn(16, 8, 3, 3)
+    after = []
+    for decay in (0.0, 0.5):
+        weight = torch.nn.Parameter(start.clone())
+        weight.grad = grad.clone()
+        Muon([weight], lr=0.1, weight_decay=decay).step()
+        after.append(weight.detach())
+    assert torch.equal(after[0], after[1])
+
+
 def test_sgd_groups_step_exactly_like_torch_sgd_with_nesterov():
     torch.manual_seed(0)
     mine, theirs = torch.nn.Parameter(torch.randn(5)), torch.nn.Parameter(torch.randn(5))

@@ -96,6 +96,8 @@ def test_an_interrupted_run_leaves_weights_and_history_that_belong_together(tmp_
 
 @pytest.mark.parametrize("scores, kwargs, epochs, best_epoch", [
     ([0.1, 0.5, 0.4, 0.3, 0.9], {"mode": "max", "max_tries": 2}, 4, 2),
+    ([3, 3.5, 2, 2.5, 0.1], {"max_tries": 2}, 5, 5),  # each improvement starts the count again
+    ([1, 1, 1], {"max_tries": 2}, 3, 1),  # a tie is not an improvement
     ([1.0, 0.95, 0.92, 0.91, 0.5], {"min_delta": 0.1, "max_tries": 3}, 4, 1),
     ([1.0, 0.95, 0.92, 0.91, 0.5], {"max_tries": 3}, 5, 5),
 ])
@@ -105,6 +107,16 @@ def test_early_stopping_mode_and_min_delta(tmp_path, tiny_model, make_dataset, s
     tiny_model.register_plugin(stopper)
     tiny_model.learn(make_dataset(16, 16), sgd(tiny_model), max_epochs=5)
     assert (len(tiny_model.history), stopper.best_epoch) == (epochs, best_epoch)
+
+
+def test_early_stopping_starts_afresh_in_each_learn(tmp_path, tiny_model, make_dataset):
+    """A second learn call (train some more) is judged on its own epochs, not on the first call's patience."""
+    feed_scores(tiny_model, [1, 2, 3, 5])
+    stopper = EarlyStopping(max_tries=2, path=tmp_path / "m.pt", metric="score")
+    tiny_model.register_plugin(stopper)
+    assert tiny_model.learn(make_dataset(16, 16), sgd(tiny_model), max_epochs=5) is False  # stopped after 3
+    assert tiny_model.learn(make_dataset(16, 16), sgd(tiny_model), max_epochs=1) is True
+    assert (stopper.best, stopper.best_epoch, stopper.tries) == (5, 4, 0)
 
 
 def test_early_stopping_when_the_metric_is_never_a_number(tmp_path, tiny_model, make_dataset):
