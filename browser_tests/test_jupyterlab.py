@@ -166,20 +166,15 @@ def assert_no_errors(page, lesson, name):
     return checks
 
 
-def test_notebook_01_loads_with_workers(lab, page):
-    """Notebook 1's torchvision DataLoader starts worker processes from inside the kernel."""
+@pytest.mark.parametrize("name, checks, shows", [
+    ("01_loading.ipynb", 4, "image 0 as batch_to_tensors makes it: True"),  # DataLoader workers from the kernel
+    ("03_model.ipynb", 3, "untrained loss:"),
+])
+def test_notebooks_01_and_03_run_clean(lab, page, name, checks, shows):
     url, lesson = lab
-    run_all_cells(page, url, "01_loading.ipynb")
-    assert len(assert_no_errors(page, lesson, "01_loading.ipynb")) == 4
-    assert "image 0 as batch_to_tensors makes it: True" in printed(lesson, "01_loading.ipynb")
-    shut_down_kernels(url)
-
-
-def test_notebook_03_walks_through_the_layers(lab, page):
-    url, lesson = lab
-    run_all_cells(page, url, "03_model.ipynb")
-    assert len(assert_no_errors(page, lesson, "03_model.ipynb")) == 3
-    assert "untrained loss:" in printed(lesson, "03_model.ipynb")
+    run_all_cells(page, url, name)
+    assert len(assert_no_errors(page, lesson, name)) == checks
+    assert shows in printed(lesson, name)
     shut_down_kernels(url)
 
 

@@ -169,6 +169,7 @@ class Model(nn.Module):
         """
         if not metrics:
             raise ValueError("metrics is empty: pass a dict such as {'loss': model.metric_loss}.")
+        mirror = parse_bool(mirror, "mirror")  # "false" from papermill means False
         totals, seen = dict.fromkeys(metrics, 0.0), 0
         with _eval_mode(self):
             for batch in dataset:
@@ -195,6 +196,7 @@ class Model(nn.Module):
         augmentation). For log-probabilities, as `CNN` gives, that is the log of a geometric mean:
         its argmax is the combined prediction; apply softmax for probabilities.
         """
+        mirror = parse_bool(mirror, "mirror")
         with _eval_mode(self):
             return self._output(batch, mirror)
 
@@ -209,12 +211,13 @@ class Model(nn.Module):
             raise ValueError("predict_dataset: this dataset shuffles its samples, so the outputs would not line "
                              "up with your labels; make it with DataSet(..., shuffle=False) (or a DataLoader "
                              "with shuffle=False).")
+        mirror = parse_bool(mirror, "mirror")
         with _eval_mode(self):
             return torch.cat([self._output(batch, mirror).cpu() for batch in dataset])
 
     def _output(self, batch, mirror):
         output = self(batch)
-        if parse_bool(mirror, "mirror"):
+        if mirror:
             output = (output + self(mirror_batch(batch))) / 2
         return output
 

@@ -212,7 +212,10 @@ def test_predict_dataset_refuses_a_shuffling_torch_dataloader():
 def test_mirror_given_as_text_is_read_as_meant(make_dataset):
     torch.manual_seed(0)
     model = CNN()
-    batch = next(iter(make_dataset(16, 16)))
+    data = make_dataset(16, 16)
+    batch = next(iter(data))
+    assert model.evaluate(data, mirror="no") == model.evaluate(data, mirror=False) != model.evaluate(data, mirror=True)
+    assert torch.equal(model.predict_dataset(data, mirror="0"), model.predict_dataset(data))
     assert torch.equal(model.predict(batch, mirror="false"), model.predict(batch, mirror=False))
     assert torch.equal(model.predict(batch, mirror="True"), model.predict(batch, mirror=True))
     assert not torch.equal(model.predict(batch, mirror=True), model.predict(batch, mirror=False))
