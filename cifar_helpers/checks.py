@@ -45,14 +45,24 @@ def real_number(value, name, example, low=None, high=None, low_open=False, high_
     return float(number)
 
 
+def boolean_value(value):
+    """True or False for a boolean: Python's, numpy's, or a 0-d boolean array or tensor (as
+    ``(a == b).all()`` gives); None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if str(getattr(value, "dtype", "")) in ("bool", "torch.bool") and getattr(value, "ndim", None) == 0:
+        return bool(value)
+    return None
+
+
 def parse_bool(value, name="value"):
     """True/False from a bool, 0/1, or text such as 'False', 'false', 'yes', 'off'.
 
     papermill passes ``-p flag false`` as the text "false", which Python would treat as true;
     this reads it the way a person meant it. Anything else is a ValueError naming ``name``.
     """
-    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):  # numpy's bool too
-        return bool(value)
+    if boolean_value(value) is not None:
+        return boolean_value(value)
     if isinstance(value, numbers.Integral) and value in (0, 1):
         return bool(value)
     text = str(value).strip().lower() if isinstance(value, str) else None

@@ -14,7 +14,7 @@ from cifar_helpers.parameters import RULES
 @pytest.mark.parametrize("value, expected", [
     (True, True), (False, False), ("False", False), ("false", False), ("true", True), ("True", True),
     ("0", False), ("1", True), ("yes", True), ("no", False), (" YES ", True), ("off", False), (0, False),
-    (1, True), (np.bool_(True), True),
+    (1, True), (np.bool_(True), True), (np.bool_(False), False), (torch.tensor(False), False),
 ])
 def test_parse_bool(value, expected):
     assert parse_bool(value) is expected

@@ -60,15 +60,6 @@ def _unanswered(*values):
     return any(value is None or value is ... for value in values)
 
 
-def _yes_no(value):
-    """True or False from a bool, numpy's bool or a 0-d boolean tensor (as ``(a == b).all()`` gives); else None."""
-    if isinstance(value, bool):
-        return value
-    if str(getattr(value, "dtype", "")) in ("bool", "torch.bool") and getattr(value, "ndim", None) == 0:
-        return bool(value)
-    return None
-
-
 def _final(history, key):
     return history[-1][key] if history and key in history[-1] else None
 

@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from . import _unanswered, _yes_no, exercise, missing, right, wrong
+from ..checks import boolean_value
+from . import _unanswered, exercise, missing, right, wrong
 
 
 @exercise("1.1")
@@ -41,7 +42,7 @@ def _test_mean(test_mean, test_images, train_mean):
 def _shuffle(same_without_shuffle, same_with_shuffle):
     if _unanswered(same_without_shuffle, same_with_shuffle):
         return missing("set same_without_shuffle and same_with_shuffle to True or False.")
-    same_without_shuffle, same_with_shuffle = _yes_no(same_without_shuffle), _yes_no(same_with_shuffle)
+    same_without_shuffle, same_with_shuffle = boolean_value(same_without_shuffle), boolean_value(same_with_shuffle)
     if same_without_shuffle is None or same_with_shuffle is None:
         return wrong("answer each with True or False, such as np.array_equal(first, second) gives.")
     if same_without_shuffle is True and same_with_shuffle is False:

@@ -1,6 +1,7 @@
 """The checks of notebook 4. Training."""
 
-from . import _final, _unanswered, _yes_no, exercise, missing, right, wrong
+from ..checks import boolean_value
+from . import _final, _unanswered, exercise, missing, right, wrong
 
 
 def _runs(histories, keys, what):
@@ -66,9 +67,10 @@ def _subset(history, baseline, lower):
     if "val_accuracy" not in history[-1]:
         return wrong("keep the run's history (model.history): a list of epoch records with val_accuracy.")
     expected = _final(history, "val_accuracy") < _final(baseline, "val_accuracy")
-    if _yes_no(lower) is None:
+    lower = boolean_value(lower)
+    if lower is None:
         return wrong("set lower to True or False: is your run's final val_accuracy below the baseline's?")
-    if _yes_no(lower) == expected:
+    if lower == expected:
         return right("fewer images means fewer examples of each class to learn from, and shorter epochs too."
                      if expected else "an unusual result: look at the two runs' curves.")
     return wrong("compare val_accuracy in the last epoch of your run and of the baseline run.")
