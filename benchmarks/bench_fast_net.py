@@ -9,6 +9,10 @@ skews them alike. The script prints images/s for each (median over rounds) and i
 reference: batch 500, channels_last, whitening bias frozen (notebook 6's setting after the first
 epoch). A second table compares the ``--compare`` widths with ``--widths`` at that setting, with
 the multiply-adds of one image's forward pass (on a 2-core CPU the speeds follow them closely).
+A third table times notebook 6's training loader on its own (shuffled batches of ``--loader-batch``,
+mirrored, shifted and made tensors on the device), with the images in host memory as numpy
+arrays and, as notebook 6 keeps them on a GPU, as tensors on the device: the training keeps
+pace only where the loader prepares more images per second than a training step takes.
 Run it with nothing else busy: on 2 cores a second process skews every figure, and a virtual
 machine's speed drifts, so compare ratios from one run.
 """
@@ -20,7 +24,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from cifar_helpers import FastNet, Muon
+from cifar_helpers import DataSet, FastNet, Muon, RandomCrop, RandomFlip, batch_to_tensors
 from cifar_helpers.parameters import check_widths
 
 
@@ -85,12 +89,43 @@ def images_per_second(step, batch_size, seconds):
     return steps * batch_size / (time.perf_counter() - started)
 
 
+def loader_images_per_second(images, labels, batch_size, device, seconds):
+    """Images/s that notebook 6's training loader prepares from ``images`` (numpy, or tensors on ``device``)."""
+    data = DataSet([images, labels], batch_size=batch_size, shuffle=True, drop_last=True, seed=0)
+    flip, crop = RandomFlip(seed=0), RandomCrop(pad=2, seed=0)
+
+    def batches():
+        while True:
+            for batch in data:
+                yield batch_to_tensors(crop(flip(batch)), device)
+
+    def synchronize():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    prepared = batches()
+    next(prepared)  # warm-up
+    synchronize()
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        count += len(next(prepared)[1])
+        synchronize()
+    return count / (time.perf_counter() - started)
+
+
 def widths_option(text):
     """argparse type for widths such as 32,96,192; the project's own check gives the message."""
     try:
         return check_widths(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def positive_count(text):
+    """argparse type for a batch size: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a batch size: give a whole number such as 500.")
+    return int(text)
 
 
 def parse_args(argv=None):
@@ -101,6 +136,8 @@ def parse_args(argv=None):
                         default=[(16, 64, 256), (24, 64, 256), (64, 256, 256)],
                         help="other widths to time against --widths (default 16,64,256 24,64,256 64,256,256)")
     parser.add_argument("--seconds", type=float, default=6.0, help="timing per setting and round (default 6)")
+    parser.add_argument("--loader-batch", type=positive_count, default=500,
+                        help="batch size of the loader's timing (default 500, notebook 6's; 2000 on a GPU)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over all settings (default 2)")
     parser.add_argument("--cuda", action="store_true", help="on the GPU (default: the CPU)")
     return parser.parse_args(argv)
@@ -133,6 +170,17 @@ def main():
     print("Widths at batch 500, channels_last, whitening bias frozen (multiply-adds per image, forward):")
     for setting in compared:
         show(f"FastNet{setting[0]}, {multiply_adds(steps[setting].model) / 1e6:5.1f} M multiply-adds", setting)
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (20 * args.loader_batch, 32, 32, 3), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, 10, (len(images),), generator=generator)
+    host = loader_images_per_second(images.numpy(), labels.numpy(), args.loader_batch, device, args.seconds)
+    kept = loader_images_per_second(images.to(device), labels.to(device), args.loader_batch, device, args.seconds)
+    print(f"The training loader alone (mirror, shift, to tensors on {device}), batch {args.loader_batch}, images/s:")
+    print(f"  {'images in host memory (numpy), as on a CPU':<58} {host:8.0f}   ratio to the reference step "
+          f"{host / speed[reference]:.2f}")
+    print(f"  {'images kept on ' + str(device) + ' (tensors), as notebook 6 on a GPU':<58} {kept:8.0f}   "
+          f"ratio to the reference step {kept / speed[reference]:.2f}")
 
 
 if __name__ == "__main__":

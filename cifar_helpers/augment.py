@@ -8,7 +8,9 @@ has not seen; the same horse two pixels further left is one too. Standard for CI
 * `RandomCrop` (training): shifts each image by up to ``pad`` pixels, filling the edge by
   reflection (a crop of the padded image).
   Both run in the background loader, before `batch_to_tensors`, vectorised over the batch, and
-  draw from their own seeded generator, so a seeded run repeats exactly.
+  draw from their own seeded generator, so a seeded run repeats exactly. They take numpy arrays
+  or torch uint8 tensors on any device: on a GPU the training images can stay there (notebook 6),
+  and the same seed mirrors and shifts them exactly as it does the numpy arrays.
 * `mirror_batch`, `shift_batch` (testing): the mirror, or a shifted copy, of a batch of float
   tensors (N, C, H, W). ``Model.evaluate_with_metrics(..., mirror=True)`` runs the network on
   an image and its mirror and averages the two outputs ("test-time augmentation").
@@ -29,14 +31,15 @@ class RandomFlip:
 
     def __call__(self, batch):
         images, *rest = batch
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] not in (1, 3):  # (N, 3, H, W) would flip upside down
-            raise ValueError(f"RandomFlip wants uint8 images (N, H, W, C), got shape {images.shape}: "
-                             "apply it before batch_to_tensors.")
+        images = _images(images, "RandomFlip")
         flip = self.rng.random(len(images)) < self.p
-        mirrored = images.copy()  # the caller's array stays as it was
-        mirrored[flip] = images[flip, :, ::-1]  # 4x faster than np.where over the whole batch
-        images = mirrored
+        if isinstance(images, torch.Tensor):  # on its device, with the same draws as for numpy
+            flip = torch.from_numpy(flip).to(images.device)[:, None, None, None]
+            images = torch.where(flip, images.flip(2), images)
+        else:
+            mirrored = images.copy()  # the caller's array stays as it was
+            mirrored[flip] = images[flip, :, ::-1]  # 4x faster than np.where over the whole batch
+            images = mirrored
         return type(batch)([images, *rest]) if isinstance(batch, (list, tuple)) else (images, *rest)
 
     def __repr__(self):
@@ -52,21 +55,52 @@ class RandomCrop:
 
     def __call__(self, batch):
         images, *rest = batch
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] not in (1, 3):
-            raise ValueError(f"RandomCrop wants uint8 images (N, H, W, C), got shape {images.shape}: "
-                             "apply it before batch_to_tensors.")
+        images = _images(images, "RandomCrop")
         n, height, width, _ = images.shape
         p = self.pad
+        dy, dx = self.rng.integers(0, 2 * p + 1, size=(2, n))
+        if isinstance(images, torch.Tensor):
+            cropped = _shifted(images, dy - p, dx - p)
+            return type(batch)([cropped, *rest]) if isinstance(batch, (list, tuple)) else (cropped, *rest)
         padded = np.pad(images, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
         # Every (height x width) window of every padded image, as a view: (N, 2p+1, 2p+1, C, H, W).
         windows = np.lib.stride_tricks.sliding_window_view(padded, (height, width), axis=(1, 2))
-        dy, dx = self.rng.integers(0, 2 * p + 1, size=(2, n))
         cropped = np.ascontiguousarray(windows[np.arange(n), dy, dx].transpose(0, 2, 3, 1))  # one gather
         return type(batch)([cropped, *rest]) if isinstance(batch, (list, tuple)) else (cropped, *rest)
 
     def __repr__(self):
         return f"RandomCrop(pad={self.pad})"
+
+
+def _images(images, name):
+    """The batch's images as a numpy array or a torch tensor (kept where it is), checked to be (N, H, W, C)."""
+    if not isinstance(images, torch.Tensor):
+        images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):  # (N, 3, H, W) would flip upside down
+        raise ValueError(f"{name} wants uint8 images (N, H, W, C), got shape {tuple(images.shape)}: "
+                         "apply it before batch_to_tensors.")
+    return images
+
+
+def _shifted(images, dy, dx):
+    """Tensor images (N, H, W, C) with image i moved by (-dy[i], -dx[i]), edges reflected: one gather.
+
+    Output pixel (y, x) of image i is input pixel (y + dy[i], x + dx[i]), its row and column
+    reflected back into the image when they fall outside (as numpy's "reflect" padding does).
+    """
+    n, height, width, _ = images.shape
+    rows = _reflect(torch.arange(height) + torch.from_numpy(dy)[:, None], height)  # (N, H)
+    cols = _reflect(torch.arange(width) + torch.from_numpy(dx)[:, None], width)    # (N, W)
+    device = images.device
+    return images[torch.arange(n, device=device)[:, None, None], rows.to(device)[:, :, None],
+                  cols.to(device)[:, None, :]]
+
+
+def _reflect(index, size):
+    """Indices reflected into 0 .. size - 1 without repeating the edge: -1 -> 1, size -> size - 2."""
+    period = 2 * (size - 1)
+    index = index.remainder(period)
+    return torch.where(index >= size, period - index, index)
 
 
 def shift_batch(batch, dy, dx):

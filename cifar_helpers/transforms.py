@@ -30,10 +30,12 @@ def batch_to_tensors(batch, device="cpu"):
     shape, not the memory): PyTorch's convolutions run about 1.5x faster on that layout on a
     CPU. On the CPU the work is a numpy table lookup on one thread, so it can run in a
     background loader without fighting PyTorch's own threads. On a GPU the uint8 batch (4x
-    smaller than float) is copied from pinned memory without blocking, then normalised there.
+    smaller than float) is copied from pinned memory without blocking, then normalised there;
+    a batch of uint8 tensors already on the GPU (notebook 6 keeps its training images there) is
+    normalised where it is.
     """
     images, labels = batch
-    if not hasattr(images, "dtype"):
+    if not isinstance(images, torch.Tensor):
         images = np.asarray(images)
     if images.dtype not in (np.uint8, torch.uint8):
         raise TypeError(f"batch_to_tensors: images are {images.dtype}, expected uint8 pixels 0-255 "
@@ -42,16 +44,17 @@ def batch_to_tensors(batch, device="cpu"):
         raise ValueError(f"batch_to_tensors: images have shape {tuple(images.shape)}, expected RGB images "
                          "(N, height, width, 3) as load_cifar10 gives.")
     device = torch.device(device)
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    labels = labels.to(torch.int64) if isinstance(labels, torch.Tensor) else torch.as_tensor(
+        np.asarray(labels), dtype=torch.int64)
     if device.type == "cpu":
-        images = np.asarray(images)
+        images = images.cpu().numpy() if isinstance(images, torch.Tensor) else images
         x = np.empty(images.shape, dtype=np.float32)
         for c in range(3):
             np.take(_TABLE[c], images[..., c], out=x[..., c])
-        return torch.from_numpy(x).permute(0, 3, 1, 2), labels
+        return torch.from_numpy(x).permute(0, 3, 1, 2), labels.cpu()
     x = torch.as_tensor(images)
-    if device.type == "cuda":
-        x, labels = x.pin_memory(), labels.pin_memory()
+    if device.type == "cuda":  # pinned host memory: the copy to the GPU need not wait (none if already there)
+        x, labels = (t.pin_memory() if t.device.type == "cpu" else t for t in (x, labels))
     return _normalise(x.to(device, non_blocking=True)), labels.to(device, non_blocking=True)
 
 

@@ -145,3 +145,40 @@ def test_a_seeded_run_with_flips_in_the_background_loader_repeats_exactly(synthe
     assert len(first) == 8
     assert run(0) == first
     assert run(1) != first
+
+
+# --- torch tensors: the training images kept on a GPU (notebook 6 with cuda) -----------------------
+
+
+@pytest.mark.parametrize("pad", [1, 2, 5])
+def test_a_seed_shifts_and_mirrors_tensors_exactly_as_it_does_numpy_arrays(batch, pad):
+    """Same seed, same draws: a GPU run augments its images as a CPU run would (here tensors on the CPU)."""
+    images, labels = batch
+    images = np.ascontiguousarray(images[:, :, 3:])  # not square: rows and columns must not be mixed up
+    tensors = torch.from_numpy(images.copy())
+    crop_a, crop_b = RandomCrop(pad, seed=7), RandomCrop(pad, seed=7)
+    flip_a, flip_b = RandomFlip(seed=7), RandomFlip(seed=7)
+    for _ in range(3):  # the generators stay in step batch after batch
+        expected, same_labels = crop_a(flip_a((images, labels)))
+        got, got_labels = crop_b(flip_b((tensors, labels)))
+        assert isinstance(got, torch.Tensor) and got.dtype == torch.uint8 and got.shape == images.shape
+        assert np.array_equal(got.numpy(), expected) and got_labels is labels
+    assert np.array_equal(tensors.numpy(), images), "the input tensor is not modified"
+    assert not np.array_equal(got.numpy(), images)
+
+
+def test_a_tensor_crop_reflects_the_edges_without_repeating_them():
+    image = torch.arange(5, dtype=torch.uint8).repeat(5, 1)[None, :, :, None]  # columns 0 1 2 3 4
+    crop = RandomCrop(pad=2, seed=0)
+    crop.rng = type("Fixed", (), {"integers": lambda self, *a, size: np.array([[2], [0]])})()  # dy 0, dx -2
+    shifted, _ = crop((image, [0]))
+    assert shifted[0, 0, :, 0].tolist() == [2, 1, 0, 1, 2]  # numpy's "reflect": ... 2 1 | 0 1 2 3 4
+
+
+@pytest.mark.parametrize("augment", [RandomFlip(), RandomCrop()])
+def test_augmenters_refuse_channels_first_tensors_and_keep_the_batch_type(augment, synthetic_tensors):
+    x, y = synthetic_tensors
+    with pytest.raises(ValueError, match=r"got shape \(256, 3, 32, 32\): apply it before batch_to_tensors"):
+        augment((x, y))
+    images = torch.zeros(4, 32, 32, 3, dtype=torch.uint8)
+    assert isinstance(augment([images, y[:4]]), list) and isinstance(augment((images, y[:4])), tuple)

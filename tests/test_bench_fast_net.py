@@ -56,3 +56,31 @@ def test_widths_that_are_not_three_positive_counts_stop_with_the_option_named(te
 def test_widths_options_read_text_as_tuples_and_default_to_notebook_6s():
     args = bench.parse_args(["--compare", "16,64,256", "24,64,256"])
     assert args.widths == (32, 96, 192) and args.compare == [(16, 64, 256), (24, 64, 256)]
+
+
+@pytest.mark.parametrize("kept_as_tensors", [False, True])
+def test_the_loader_timing_counts_the_images_it_prepared(kept_as_tensors, monkeypatch):
+    prepared = []
+    real = bench.batch_to_tensors
+
+    def counted(batch, device):
+        prepared.append(real(batch, device))
+        return prepared[-1]
+
+    monkeypatch.setattr(bench, "batch_to_tensors", counted)
+    images = torch.randint(0, 256, (40, 32, 32, 3), dtype=torch.uint8)
+    labels = torch.arange(40) % 10
+    if not kept_as_tensors:
+        images, labels = images.numpy(), labels.numpy()
+    speed = bench.loader_images_per_second(images, labels, 8, torch.device("cpu"), seconds=0.1)
+    timed = len(prepared) - 1  # the first is the warm-up
+    assert timed > 5, "more batches than one epoch has (5): it goes round again"
+    assert 0 < speed <= 8 * timed / 0.1
+    assert all(x.shape == (8, 3, 32, 32) and x.dtype == torch.float32 for x, _ in prepared)
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "many", "2.5"])
+def test_a_loader_batch_that_is_not_a_count_stops_with_the_option_named(text, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--loader-batch", text])
+    assert "argument --loader-batch:" in capsys.readouterr().err

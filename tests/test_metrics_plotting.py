@@ -196,3 +196,16 @@ def test_the_gpu_normalisation_computes_what_the_cpu_table_does():
     images = np.random.default_rng(0).integers(0, 256, size=(8, 32, 32, 3), dtype=np.uint8)
     on_cpu, _ = batch_to_tensors((images, np.zeros(8)))
     torch.testing.assert_close(_normalise(torch.from_numpy(images)), on_cpu, atol=1e-5, rtol=0)
+
+
+def test_batch_to_tensors_takes_uint8_tensors_and_tensor_labels_as_it_takes_numpy():
+    """Notebook 6 on a GPU keeps its training images there as uint8 tensors."""
+    images = np.random.default_rng(0).integers(0, 256, size=(8, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(8)
+    expected_x, expected_y = batch_to_tensors((images, labels))
+    x, y = batch_to_tensors((torch.from_numpy(images), torch.from_numpy(labels).to(torch.int32)))
+    assert torch.equal(x, expected_x) and torch.equal(y, expected_y) and y.dtype == torch.int64
+    x, y = batch_to_tensors((torch.from_numpy(images).to("meta"), torch.from_numpy(labels).to("meta")), device="meta")
+    assert x.device.type == y.device.type == "meta" and x.is_contiguous(memory_format=torch.channels_last)
+    with pytest.raises(TypeError, match="expected uint8"):
+        batch_to_tensors((torch.zeros(2, 32, 32, 3), labels[:2]))

@@ -120,6 +120,36 @@ def test_the_plain_loop_of_notebook_04_and_learn_give_the_same_losses(make_datas
     assert len(plain) == 6 and plain == library
 
 
+
+def test_notebook_06_on_a_gpu_keeps_the_training_images_there_and_augments_them_as_a_cpu_run_does():
+    """The data cell's GPU branch, run on the CPU: a stand-in device that says "cuda" and keeps tensors here."""
+    import types
+
+    import torch
+
+    class Gpu:
+        type = "cuda"
+
+    namespace = {name: getattr(cifar_helpers, name) for name in ("AsyncDataLoader", "DataSet", "batch_to_tensors",
+                                                                  "load_cifar10")}
+    namespace.update(torch=types.SimpleNamespace(as_tensor=lambda data, device: torch.as_tensor(data)),
+                     device=Gpu(), data_dir="data", source="synthetic", batch_size=50, seed=3)
+    exec(cells_tagged(read(NOTEBOOK_DIR / "06_fast_track.ipynb"), "training-data")[0].source, namespace)
+    namespace["test_loader"].close()
+    on_gpu, train = namespace["train_data"], namespace["train"]
+    assert all(isinstance(array, torch.Tensor) for array in on_gpu.data)
+    on_cpu = cifar_helpers.DataSet([train.images, train.labels], batch_size=50, shuffle=True, drop_last=True, seed=3)
+    augment = [[cifar_helpers.RandomFlip(seed=3), cifar_helpers.RandomCrop(pad=2, seed=3)] for _ in range(2)]
+    batches = 0
+    for _ in range(2):  # two epochs: the shuffles and the augmenters stay in step
+        for gpu_batch, cpu_batch in zip(on_gpu, on_cpu, strict=True):
+            (flip, crop), (flip_, crop_) = augment
+            x, y = cifar_helpers.batch_to_tensors(crop(flip(gpu_batch)))
+            expected_x, expected_y = cifar_helpers.batch_to_tensors(crop_(flip_(cpu_batch)))
+            assert torch.equal(x, expected_x) and torch.equal(y, expected_y)
+            batches += 1
+    assert batches == 2 * (len(train.labels) // 50)
+
 # --- the runner ---------------------------------------------------------------------------------
 
 
@@ -400,3 +430,5 @@ def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_pa
     assert "FastNet(8, 16, 16) on cpu" in result.stdout  # then the training-step benchmark
     assert "whitening bias frozen" in result.stdout and "ratio to reference 1.00" in result.stdout
     assert "FastNet(8, 8, 8),   2.3 M multiply-adds" in result.stdout  # and the widths compared
+    assert "The training loader alone (mirror, shift, to tensors on cpu), batch 128" in result.stdout  # GPU's batch
+    assert "images kept on cpu (tensors), as notebook 6 on a GPU" in result.stdout

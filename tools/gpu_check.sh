@@ -30,5 +30,5 @@ for row in f["table"]:
     print(f"  {row['step']:<48} {row['test_accuracy']:7.2%} {row['train_seconds']:8.1f} s")
 PY
 $PY benchmarks/bench_fast_net.py --widths "${WIDTHS:-64,256,256}" --compare ${BENCH_COMPARE:-32,96,192 128,384,384} \
-    --seconds "${BENCH_SECONDS:-3}" \
+    --seconds "${BENCH_SECONDS:-3}" --loader-batch "${FAST_BATCH_SIZE:-2000}" \
     $($PY -c "import torch; print('--cuda' if torch.cuda.is_available() else '')")
