@@ -247,6 +247,9 @@ def test_whole_lesson_runs_headless(tmp_path, capsys, monkeypatch):
     assert metrics["test_images"] == 500 and metrics["source"] == "synthetic"
     assert metrics["epochs_trained"] == 1 and metrics["best_epoch"] == 1
     assert metrics["mirror"] is True and 0 <= metrics["one_look_test_accuracy"] <= 1  # notebook 05's default
+    fast_track = json.loads((out / "fast_track.json").read_text())
+    assert [row["step"][:2] for row in fast_track["table"]] == ["0.", "1.", "2.", "3.", "4.", "5.", "al"]
+    assert fast_track["table"][-1]["step"] == "all, 1 epoch" and fast_track["epochs"] == 1
     assert (out / "model.pt").is_file() and (out / "history.json").is_file()
     figures = {p.name for p in (out / "figures").iterdir()}
     assert {"confusion_matrix.png", "confidence.png", "predictions.png"} <= figures
