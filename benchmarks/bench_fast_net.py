@@ -1,6 +1,7 @@
 """What a CPU (or GPU) does per second with notebook 6's FastNet: batch size, memory layout, frozen first layer, widths.
 
     python benchmarks/bench_fast_net.py [--widths 32,96,192] [--compare 16,64,256 64,256,256] [--seconds 6] [--cuda]
+                                        [--compile] [--loader-batch 500]
 
 One training step as notebook 6 takes it (forward, backward, a Muon step for the filters and SGD
 for the rest) on random images, for several settings; each is timed for about ``--seconds``
@@ -9,6 +10,8 @@ skews them alike. The script prints images/s for each (median over rounds) and i
 reference: batch 500, channels_last, whitening bias frozen (notebook 6's setting after the first
 epoch). A second table compares the ``--compare`` widths with ``--widths`` at that setting, with
 the multiply-adds of one image's forward pass (on a 2-core CPU the speeds follow them closely).
+``--compile`` adds the reference under ``torch.compile`` to the first table, with the time
+compiling took (on the project's 2-core CPU it did not pay; tools/gpu_check.sh asks on a GPU).
 A third table times notebook 6's training loader on its own (shuffled batches of ``--loader-batch``,
 mirrored, shifted and made tensors on the device), with the images in host memory as numpy
 arrays and, as notebook 6 keeps them on a GPU, as tensors on the device: the training keeps
@@ -28,8 +31,12 @@ from cifar_helpers import DataSet, FastNet, Muon, RandomCrop, RandomFlip, batch_
 from cifar_helpers.parameters import check_widths
 
 
-def make_step(widths, batch_size, channels_last, frozen_bias, device):
-    """A function doing one training step of a fresh FastNet on a fixed random batch."""
+def make_step(widths, batch_size, channels_last, frozen_bias, device, compile_backend=None):
+    """A function doing one training step of a fresh FastNet on a fixed random batch.
+
+    compile_backend: None, or a torch.compile backend ("inductor", its default) for the forward
+    and backward passes; the first step then compiles.
+    """
     torch.manual_seed(0)
     model = FastNet(widths).whiten(torch.randn(500, 3, 32, 32)).to(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -42,8 +49,10 @@ def make_step(widths, batch_size, channels_last, frozen_bias, device):
     optimizer = Muon([{"params": filters, "lr": 0.01},
                       {"params": others, "orthogonalise": False, "lr": 0.01, "momentum": 0.85}])
 
+    forward = model if compile_backend is None else torch.compile(model, backend=compile_backend)
+
     def step():
-        loss = F.cross_entropy(model((images, labels)), labels)
+        loss = F.cross_entropy(forward((images, labels)), labels)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -140,6 +149,8 @@ def parse_args(argv=None):
                         help="batch size of the loader's timing (default 500, notebook 6's; 2000 on a GPU)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over all settings (default 2)")
     parser.add_argument("--cuda", action="store_true", help="on the GPU (default: the CPU)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the reference setting under torch.compile (compiling takes a minute or more)")
     return parser.parse_args(argv)
 
 
@@ -158,6 +169,13 @@ def main():
         for setting in settings:
             speeds[setting].append(images_per_second(steps[setting], setting[1], args.seconds))
     speed = {setting: statistics.median(values) for setting, values in speeds.items()}
+    if args.compile:  # after the others, so that compiling's threads do not skew them
+        compiled = make_step(*reference, device, compile_backend="inductor")
+        started = time.perf_counter()
+        compiled()
+        compile_seconds = time.perf_counter() - started
+        compiled_speed = statistics.median(images_per_second(compiled, reference[1], args.seconds)
+                                           for _ in range(args.rounds))
 
     def show(name, setting):
         print(f"  {name:<58} {speed[setting]:8.0f}   ratio to reference {speed[setting] / speed[reference]:.2f}")
@@ -167,6 +185,9 @@ def main():
         _, batch_size, channels_last, frozen_bias = setting
         show(f"batch {batch_size:>4}, {'channels_last' if channels_last else 'contiguous':<13}, "
              f"whitening bias {'frozen' if frozen_bias else 'learning'}", setting)
+    if args.compile:
+        print(f"  {f'the reference under torch.compile ({compile_seconds:.0f} s to compile)':<58} "
+              f"{compiled_speed:8.0f}   ratio to reference {compiled_speed / speed[reference]:.2f}")
     print("Widths at batch 500, channels_last, whitening bias frozen (multiply-adds per image, forward):")
     for setting in compared:
         show(f"FastNet{setting[0]}, {multiply_adds(steps[setting].model) / 1e6:5.1f} M multiply-adds", setting)

@@ -84,3 +84,21 @@ def test_a_loader_batch_that_is_not_a_count_stops_with_the_option_named(text, ca
     with pytest.raises(SystemExit):
         bench.parse_args(["--loader-batch", text])
     assert "argument --loader-batch:" in capsys.readouterr().err
+
+
+def test_a_compiled_benchmark_step_trains_through_torch_compile(monkeypatch):
+    """--compile's step runs the model through torch.compile (here its cheap "eager" backend, no compiler)."""
+    backends = []
+    real_compile = torch.compile
+
+    def spy(model, backend):
+        backends.append(backend)
+        return real_compile(model, backend=backend)
+
+    monkeypatch.setattr(torch, "compile", spy)
+    step = bench.make_step((8, 16, 16), 32, channels_last=True, frozen_bias=True, device=torch.device("cpu"),
+                           compile_backend="eager")
+    before = step.model.stages[0][0].weight.detach().clone()
+    step()
+    assert backends == ["eager"] and not torch.equal(before, step.model.stages[0][0].weight)
+    assert bench.parse_args(["--compile"]).compile and not bench.parse_args([]).compile

@@ -150,6 +150,20 @@ def test_notebook_06_on_a_gpu_keeps_the_training_images_there_and_augments_them_
             batches += 1
     assert batches == 2 * (len(train.labels) // 50)
 
+
+def test_notebook_06s_full_run_is_the_same_with_or_without_the_short_runs_before_it(tmp_path, monkeypatch):
+    """Every run of notebook 6 draws its starting weights and its batches from the seed alone."""
+    monkeypatch.setenv("CIFAR_QUICK", "0")
+    results = []
+    for ablation_epochs in ("0", "1"):
+        out = tmp_path / f"ablation_{ablation_epochs}"
+        assert run.main(["--source", "synthetic", "--only", "06", "--fast-epochs", "1", "--ablation-epochs",
+                         ablation_epochs, "--widths", "8,16,16", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+        results.append(json.loads((out / "fast_track.json").read_text()))
+    assert [len(r["table"]) for r in results] == [1, 7]
+    for key in ("train_loss", "test_accuracy", "one_view_test_accuracy"):
+        assert results[0][key] == results[1][key], key
+
 # --- the runner ---------------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole lesson with cuda=True on a GPU machine, notebook 6 as airbench94_muon trains (widths
 # 64,256,256, batch 2000, 8 epochs), then the figures: accuracy, seconds, images/s and which GPU,
-# and benchmarks/bench_fast_net.py's training-step speeds there.
+# and benchmarks/bench_fast_net.py's speeds there: training steps (also under torch.compile) and the loader.
 # Run from the lesson's top folder with CIFAR-10 in ./data (or DATA=/path/to/it). Tested on the CPU path by
 # tests/test_notebooks.py (where CUDA is missing it runs on the CPU and says so).
 #
@@ -31,4 +31,4 @@ for row in f["table"]:
 PY
 $PY benchmarks/bench_fast_net.py --widths "${WIDTHS:-64,256,256}" --compare ${BENCH_COMPARE:-32,96,192 128,384,384} \
     --seconds "${BENCH_SECONDS:-3}" --loader-batch "${FAST_BATCH_SIZE:-2000}" \
-    $($PY -c "import torch; print('--cuda' if torch.cuda.is_available() else '')")
+    $($PY -c "import torch; print('--cuda --compile' if torch.cuda.is_available() else '')")
