@@ -59,13 +59,13 @@ class RandomCrop:
         n, height, width, _ = images.shape
         p = self.pad
         dy, dx = self.rng.integers(0, 2 * p + 1, size=(2, n))
-        if isinstance(images, torch.Tensor):
+        if isinstance(images, torch.Tensor):  # on its device, with the same draws as for numpy
             cropped = _shifted(images, dy - p, dx - p)
-            return type(batch)([cropped, *rest]) if isinstance(batch, (list, tuple)) else (cropped, *rest)
-        padded = np.pad(images, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
-        # Every (height x width) window of every padded image, as a view: (N, 2p+1, 2p+1, C, H, W).
-        windows = np.lib.stride_tricks.sliding_window_view(padded, (height, width), axis=(1, 2))
-        cropped = np.ascontiguousarray(windows[np.arange(n), dy, dx].transpose(0, 2, 3, 1))  # one gather
+        else:
+            padded = np.pad(images, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
+            # Every (height x width) window of every padded image, as a view: (N, 2p+1, 2p+1, C, H, W).
+            windows = np.lib.stride_tricks.sliding_window_view(padded, (height, width), axis=(1, 2))
+            cropped = np.ascontiguousarray(windows[np.arange(n), dy, dx].transpose(0, 2, 3, 1))  # one gather
         return type(batch)([cropped, *rest]) if isinstance(batch, (list, tuple)) else (cropped, *rest)
 
     def __repr__(self):
