@@ -71,6 +71,16 @@ def test_shuffle_changes_order_each_epoch_and_follows_seed():
     assert epoch_order(c) != epochs_a[0]
 
 
+@pytest.mark.parametrize("seed", [3, None])
+def test_restarted_shuffles_from_the_start_again_and_shares_the_arrays(seed):
+    a = make(50, batch_size=8, shuffle=True, drop_last=True, seed=seed)
+    first = [epoch_order(a) for _ in range(2)]
+    again = a.restarted()
+    assert [epoch_order(again) for _ in range(2)] == first
+    assert epoch_order(a) not in first, "the original goes on with its own stream"
+    assert again.data[0] is a.data[0] and len(again) == len(a) == 6 and again.drop_last
+
+
 def test_flags_given_as_text_are_read_as_meant():
     """papermill hands -p shuffle false over as the text "false", which bool() would call true."""
     plain = make(50, batch_size=8, shuffle="false", drop_last="no", seed=3)
