@@ -437,15 +437,34 @@ def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_pa
     """tools/gpu_check.sh is for a GPU machine; here it falls back to the CPU, small and synthetic."""
     env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(tmp_path / "gpu"), "EPOCHS": "1", "FAST_EPOCHS": "1",
            "WIDTHS": "8,16,16", "FAST_BATCH_SIZE": "128", "FAST_LEARNING_RATE": "0.24",
-           "EXTRA": "--source synthetic --ablation-epochs 0 --only 06", "BENCH_SECONDS": "0.05",
-           "BENCH_COMPARE": "8,8,8"}
+           "EXTRA": "--source synthetic --ablation-epochs 0", "BENCH_SECONDS": "0.05", "BENCH_COMPARE": "8,8,8",
+           "LESSON": "01", "LESSON_EXTRA": "--source synthetic"}
     result = subprocess.run(["bash", "tools/gpu_check.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    assert lines[0] == "GPU: none (CPU)"
-    assert any(line.startswith("notebook 06: test accuracy") and "on cpu" in line for line in lines)
+    assert lines[0].startswith("GPU: none (CPU) | torch ")
+    # the parts in order, most telling first: notebook 6, the benchmark, then the lesson
+    assert [line for line in lines if line.startswith("== ")] == ["== fast", "== bench", "== lesson"]
+    assert any(line.startswith("notebook 06: test accuracy") and "on cpu" in line and "training images/s" in line
+               for line in lines)
+    assert (tmp_path / "gpu" / "fast-track" / "fast_track.json").is_file()
     assert "FastNet(8, 16, 16) on cpu" in result.stdout  # then the training-step benchmark
     assert "whitening bias frozen" in result.stdout and "ratio to reference 1.00" in result.stdout
     assert "FastNet(8, 8, 8),   2.3 M multiply-adds" in result.stdout  # and the widths compared
     assert "The training loader alone (mirror, shift, to tensors on cpu), batch 128" in result.stdout  # GPU's batch
+    assert "ok  01_loading.ipynb" in result.stdout
+    assert (tmp_path / "gpu" / "lesson" / "notebooks" / "01_loading.ipynb").is_file()
     assert "images kept on cpu (tensors), as notebook 6 on a GPU" in result.stdout
+
+
+def test_the_gpu_check_script_runs_one_part_and_refuses_an_unknown_one(tmp_path):
+    env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(tmp_path / "gpu"), "BENCH_SECONDS": "0.05",
+           "WIDTHS": "8,16,16", "BENCH_COMPARE": "8,8,8", "FAST_BATCH_SIZE": "128"}
+    result = subprocess.run(["bash", "tools/gpu_check.sh", "bench"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [line for line in result.stdout.splitlines() if line.startswith("== ")] == ["== bench"]
+    assert "FastNet(8, 16, 16) on cpu" in result.stdout and not (tmp_path / "gpu").exists()
+    result = subprocess.run(["bash", "tools/gpu_check.sh", "fast", "speed"], cwd=ROOT, env=env, capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and not (tmp_path / "gpu").exists()
+    assert result.stderr.strip() == "gpu_check.sh: unknown part 'speed': give fast, bench or lesson."
