@@ -33,7 +33,7 @@ import json, sys
 f = json.loads(open(sys.argv[1]).read())
 print(f"notebook 06: test accuracy {f['test_accuracy']:.2%} (one view {f['one_view_test_accuracy']:.2%}) after "
       f"{f['train_seconds']:.1f} s of training on {f['device']}, widths {f['widths']}, batch {f['batch_size']}, "
-      f"{f['epochs']} epochs: {f['epochs'] * 50000 / f['train_seconds']:,.0f} training images/s")
+      f"{f['epochs']} epoch{'s' * (f['epochs'] != 1)} ({f['train_seconds'] / f['epochs']:.2f} s each)")
 for row in f["table"]:
     print(f"  {row['step']:<48} {row['test_accuracy']:7.2%} {row['train_seconds']:8.1f} s")
 PY
