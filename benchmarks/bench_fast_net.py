@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from cifar_helpers import DataSet, FastNet, Muon, RandomCrop, RandomFlip, batch_to_tensors
+from cifar_helpers.checks import whole_number
 from cifar_helpers.parameters import check_widths
 
 
@@ -131,10 +132,11 @@ def widths_option(text):
 
 
 def positive_count(text):
-    """argparse type for a batch size: a whole number of at least 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a batch size: give a whole number such as 500.")
-    return int(text)
+    """argparse type for --loader-batch: a whole number of at least 1; the project's own check gives the message."""
+    try:
+        return whole_number(text, "--loader-batch", 500)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_args(argv=None):

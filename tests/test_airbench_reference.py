@@ -105,7 +105,7 @@ def test_bad_arguments_and_a_wrong_file_get_one_line_errors(stand_in, tmp_path, 
     assert "argument --airbench: " in capsys.readouterr().err
     with pytest.raises(SystemExit):
         reference.parse_args(["--airbench", str(stand_in), "--runs", "0"])
-    assert "argument --runs: 0 must be at least 1." in capsys.readouterr().err
+    assert "argument --runs: --runs=0 must be a positive whole number, such as 5." in capsys.readouterr().err
     other = tmp_path / "other.py"
     other.write_text("x = 1\n")
     with pytest.raises(SystemExit, match=r"--airbench .*other.py: no CifarNet or main or print_columns or "

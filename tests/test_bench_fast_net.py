@@ -83,7 +83,9 @@ def test_the_loader_timing_counts_the_images_it_prepared(kept_as_tensors, monkey
 def test_a_loader_batch_that_is_not_a_count_stops_with_the_option_named(text, capsys):
     with pytest.raises(SystemExit):
         bench.parse_args(["--loader-batch", text])
-    assert "argument --loader-batch:" in capsys.readouterr().err
+    shown = text if text != "many" else "'many'"  # text that is no number is quoted
+    assert f"argument --loader-batch: --loader-batch={shown} must be a positive whole number, such as 500." in (
+        capsys.readouterr().err)
 
 
 def test_a_compiled_benchmark_step_trains_through_torch_compile(monkeypatch):

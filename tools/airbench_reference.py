@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from cifar_helpers import load_cifar10  # noqa: E402
 from cifar_helpers.cifar10 import SOURCES  # noqa: E402
+from cifar_helpers.checks import whole_number  # noqa: E402
 from cifar_helpers.cifar10_spec import CLASSES  # noqa: E402
 from cifar_helpers.session import lesson_path  # noqa: E402
 
@@ -64,18 +65,24 @@ def load_airbench(path: Path):
     return module
 
 
+def runs_option(text):
+    """argparse type for --runs: a whole number of at least 1; the project's own check gives the message."""
+    try:
+        return whole_number(text, "--runs", 5)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--airbench", type=Path, required=True, help="path to airbench94_muon.py")
-    parser.add_argument("--runs", type=int, default=5, help="training runs (default 5; airbench's own: 200)")
+    parser.add_argument("--runs", type=runs_option, default=5, help="training runs (default 5; airbench's own: 200)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model first (one warm-up run)")
     parser.add_argument("--data-dir", default="data", help="where CIFAR-10 is (default: data)")
     parser.add_argument("--source", default="auto", choices=SOURCES, help="where the images come from")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "airbench",
                         help="folder for airbench's copy of the images (default runs/airbench)")
     args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error(f"argument --runs: {args.runs} must be at least 1.")
     if not args.airbench.is_file():
         parser.error(f"argument --airbench: {args.airbench} is not a file; download airbench94_muon.py from "
                      "github.com/KellerJordan/cifar10-airbench.")
