@@ -351,10 +351,56 @@ def test_min_accuracy_never_reads_an_earlier_runs_metrics(tmp_path, capsys, monk
     (out / "metrics.json").write_text('{"test_accuracy": 0.99}')  # left by an earlier run
     code = run.main(["--source", "synthetic", "--out", str(out), "--only", "03", "--min-accuracy", "0.5"])
     assert code == 1
-    assert "--min-accuracy needs the test accuracy that notebook 05 writes" in capsys.readouterr().err
+    assert "--min-accuracy needs a test accuracy, which notebooks 05 and 06 write: run one of them too" in (
+        capsys.readouterr().err)
     # A run that trains again removes the old figures before it starts (here it then fails: no data).
     code = run.main(["--source", "local", "--data-dir", str(tmp_path), "--out", str(out), "--only", "04"])
     assert code == 1 and not (out / "metrics.json").exists()
+
+
+def fake_notebooks(monkeypatch, accuracies, fail=()):
+    """run.run_notebook replaced: notebook 05 or 06 writes its result file with the accuracy given; those in
+    ``fail`` fail before writing anything."""
+    def run_notebook(notebook, out_dir, parameters):
+        number = notebook.name[:2]
+        if number in fail:
+            return 0.0, f"{notebook.name} failed in cell 3"
+        if number in accuracies:
+            result = {"test_accuracy": accuracies[number], "train_seconds": 1.0, "test_loss": 1.0,
+                      "test_images": 10, "source": "synthetic", "epochs_trained": 1, "best_epoch": 1,
+                      "seconds_per_epoch": 1.0, "images_per_second": 10.0}
+            (Path(parameters["run_dir"]) / run.RESULTS[number]).write_text(json.dumps(result))
+        return 0.0, None
+    monkeypatch.setattr(run, "run_notebook", run_notebook)
+
+
+def test_min_accuracy_checks_notebook_06s_accuracy_too_and_names_the_notebook(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    fake_notebooks(monkeypatch, {"05": 0.60, "06": 0.83})
+    assert run.main(["--out", str(out), "--only", "06", "--min-accuracy", "0.84"]) == 1
+    captured = capsys.readouterr()
+    assert "notebook 06: test accuracy 83.00%" in captured.out
+    assert captured.err.strip() == "FAILED  notebook 06's test accuracy 83.00% is below --min-accuracy 84.00%"
+    assert run.main(["--out", str(out), "--only", "06", "--min-accuracy", "0.83"]) == 0
+    # Both notebooks: each accuracy is checked, and only the low one is named.
+    assert run.main(["--out", str(out), "--only", "05", "06", "--min-accuracy", "0.7"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "FAILED  notebook 05's test accuracy 60.00% is below --min-accuracy 70.00%")
+
+
+def test_a_run_reports_and_checks_only_what_its_own_notebooks_wrote(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("metrics.json", "fast_track.json"):  # left by an earlier run
+        (out / name).write_text(json.dumps({"test_accuracy": 0.99, "train_seconds": 1.0}))
+    fake_notebooks(monkeypatch, {})
+    assert run.main(["--out", str(out), "--only", "01"]) == 0
+    printed = capsys.readouterr().out
+    assert "test accuracy" not in printed and "99" not in printed
+    # Notebook 06 failing leaves no earlier fast_track.json for --min-accuracy or a reader to take as its own.
+    fake_notebooks(monkeypatch, {}, fail={"06"})
+    assert run.main(["--out", str(out), "--only", "06", "--min-accuracy", "0.5"]) == 1
+    assert not (out / "fast_track.json").exists() and (out / "metrics.json").exists()
 
 
 def test_evaluation_without_a_model_says_which_notebook_to_run(tmp_path, capsys, monkeypatch):
