@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from cifar_helpers import DataSet, FastNet, Muon, RandomCrop, RandomFlip, batch_to_tensors
-from cifar_helpers.checks import whole_number
+from cifar_helpers.checks import argument_type, whole_number
 from cifar_helpers.parameters import check_widths
 
 
@@ -123,31 +123,15 @@ def loader_images_per_second(images, labels, batch_size, device, seconds):
     return count / (time.perf_counter() - started)
 
 
-def widths_option(text):
-    """argparse type for widths such as 32,96,192; the project's own check gives the message."""
-    try:
-        return check_widths(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def positive_count(text):
-    """argparse type for --loader-batch: a whole number of at least 1; the project's own check gives the message."""
-    try:
-        return whole_number(text, "--loader-batch", 500)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--widths", type=widths_option, default=(32, 96, 192),
+    parser.add_argument("--widths", type=argument_type(check_widths), default=(32, 96, 192),
                         help="FastNet's widths (default notebook 6's, 32,96,192)")
-    parser.add_argument("--compare", type=widths_option, nargs="*",
+    parser.add_argument("--compare", type=argument_type(check_widths), nargs="*",
                         default=[(16, 64, 256), (24, 64, 256), (64, 256, 256)],
                         help="other widths to time against --widths (default 16,64,256 24,64,256 64,256,256)")
     parser.add_argument("--seconds", type=float, default=6.0, help="timing per setting and round (default 6)")
-    parser.add_argument("--loader-batch", type=positive_count, default=500,
+    parser.add_argument("--loader-batch", type=argument_type(whole_number, "--loader-batch", 500), default=500,
                         help="batch size of the loader's timing (default 500, notebook 6's; 2000 on a GPU)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over all settings (default 2)")
     parser.add_argument("--cuda", action="store_true", help="on the GPU (default: the CPU)")

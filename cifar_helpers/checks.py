@@ -4,11 +4,26 @@ Each check returns the value in its plain Python form (numpy and torch numbers b
 float), so a caller writes ``batch_size = whole_number(batch_size, "batch_size", 64)``.
 """
 
+import argparse
 import math
 import numbers
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+
+
+def argument_type(check, *args, **kwargs):
+    """An argparse ``type=``: ``check(text, *args, **kwargs)``, its one-line message as argparse's error.
+
+    ``type=argument_type(whole_number, "--runs", 5)`` refuses ``--runs 0`` with
+    "argument --runs: --runs=0 must be a positive whole number, such as 5."
+    """
+    def convert(text):
+        try:
+            return check(text, *args, **kwargs)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return convert
 
 
 def whole_number(value, name, example, minimum=1):

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from .checks import real_number
+from .checks import argument_type, real_number
 from .cifar10 import SOURCES
 from .parameters import RULES
 from .run_folder import RunFolderBusy, kernel_runtime_folder, local_kernel_manager, prepare_run_folder, run_folder_lock
@@ -57,15 +57,6 @@ OPTIONS = {
 }
 
 
-def _rule(name):
-    def convert(text):
-        try:
-            return RULES[name](text, name)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-    return convert
-
-
 def _fraction(text):
     try:
         return real_number(text, "--min-accuracy", 0.58, low=0, high=1, low_open=True)
@@ -78,12 +69,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cuda", action="store_true", help="train and evaluate on the GPU when there is one")
     for flag, (name, help_text, _) in OPTIONS.items():
-        parser.add_argument(flag, dest=flag[2:].replace("-", "_"), type=_rule(name), help=help_text)
+        parser.add_argument(flag, dest=flag[2:].replace("-", "_"), type=argument_type(RULES[name], name),
+                            help=help_text)
     parser.add_argument("--no-flips", action="store_false", dest="random_flips", default=None,
                         help="train without mirroring images at random")
     parser.add_argument("--no-mirror", action="store_false", dest="mirror", default=None,
                         help="score the test images from one look, without their mirror images")
-    parser.add_argument("--out", default="runs/lesson", type=_rule("run_dir"),
+    parser.add_argument("--out", default="runs/lesson", type=argument_type(RULES["run_dir"], "run_dir"),
                         help="run folder (default runs/lesson in the lesson's folder)")
     parser.add_argument("--notebooks", default=str(DEFAULT_NOTEBOOKS), help="folder of the numbered notebooks")
     parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks, such as 04 05")

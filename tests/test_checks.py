@@ -1,5 +1,6 @@
 """Argument checks and the lesson's parameters: one clear line naming the parameter, text read as people mean it."""
 
+import argparse
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from cifar_helpers import check_parameters, notebook_setup, parse_bool
-from cifar_helpers.checks import real_number, whole_number
+from cifar_helpers.checks import argument_type, real_number, whole_number
 from cifar_helpers.parameters import RULES
 
 
@@ -119,3 +120,14 @@ def test_notebook_setup_checks_resolves_and_applies_the_quick_profile(tmp_path, 
     skip = {"ablation_epochs": 0, "epochs": 10}
     notebook_setup(skip)
     assert skip == {"ablation_epochs": 0, "epochs": 1}, "0 (skip the short runs) stays 0"
+
+
+def test_argument_type_gives_the_checks_value_and_its_message_as_argparses_one_line_error(capsys):
+    parser = argparse.ArgumentParser(prog="tool")
+    parser.add_argument("--runs", type=argument_type(whole_number, "--runs", 5))
+    parser.add_argument("--rate", type=argument_type(real_number, "--rate", 0.1, low=0, low_open=True))
+    assert vars(parser.parse_args(["--runs", "3", "--rate", "0.5"])) == {"runs": 3, "rate": 0.5}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--runs", "0"])
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "tool: error: argument --runs: --runs=0 must be a positive whole number, such as 5.")

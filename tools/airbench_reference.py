@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from cifar_helpers import load_cifar10  # noqa: E402
 from cifar_helpers.cifar10 import SOURCES  # noqa: E402
-from cifar_helpers.checks import whole_number  # noqa: E402
+from cifar_helpers.checks import argument_type, whole_number  # noqa: E402
 from cifar_helpers.cifar10_spec import CLASSES  # noqa: E402
 from cifar_helpers.session import lesson_path  # noqa: E402
 
@@ -65,18 +65,11 @@ def load_airbench(path: Path):
     return module
 
 
-def runs_option(text):
-    """argparse type for --runs: a whole number of at least 1; the project's own check gives the message."""
-    try:
-        return whole_number(text, "--runs", 5)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--airbench", type=Path, required=True, help="path to airbench94_muon.py")
-    parser.add_argument("--runs", type=runs_option, default=5, help="training runs (default 5; airbench's own: 200)")
+    parser.add_argument("--runs", type=argument_type(whole_number, "--runs", 5), default=5,
+                        help="training runs (default 5; airbench's own: 200)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model first (one warm-up run)")
     parser.add_argument("--data-dir", default="data", help="where CIFAR-10 is (default: data)")
     parser.add_argument("--source", default="auto", choices=SOURCES, help="where the images come from")
