@@ -64,7 +64,7 @@ class AsyncDataLoader:
             self._next = self._start_epoch()
         try:
             return next(self._next)
-        except StopIteration:
+        except BaseException:  # the epoch ended, or failed and was stopped: the next loop starts a fresh one
             self._next = None
             raise
 
@@ -107,6 +107,7 @@ class _Epoch:
         self._stop = threading.Event()
         self._full = threading.Event()  # the buffer filled up once, or the epoch is all loaded
         self._finished = False
+        self._closed_early = False  # close() came before the epoch's end
         # The thread gets the queue and the events, not this object, so that a loop which drops
         # its iterator (``break``) lets it be collected; the finalizer then stops the thread.
         thread = threading.Thread(target=_fill, name="AsyncDataLoader", daemon=True,
@@ -119,16 +120,21 @@ class _Epoch:
         return self
 
     def __next__(self):
+        if not self._finished:
+            try:
+                kind, value = self._queue.get()
+            except BaseException:  # Ctrl-C while waiting: stop the thread first
+                self.close()
+                raise
+        if self._closed_early:  # also wakes a loop that waited in get() while another thread closed the loader
+            raise RuntimeError("this AsyncDataLoader was closed before the epoch's end; the epoch is cut "
+                               "short: close a loader once no loop is taking its batches.")
         if self._finished:
             raise StopIteration
-        try:
-            kind, value = self._queue.get()
-        except BaseException:  # Ctrl-C while waiting: stop the thread first
-            self.close()
-            raise
         if kind == _BATCH:
             return value
-        self.close()
+        self._finished = True
+        self._stop_thread()
         if kind == _END:
             raise StopIteration
         if isinstance(value, StopIteration):  # raised here it would end the epoch without a word
@@ -141,7 +147,8 @@ class _Epoch:
 
     def close(self):
         """Stop the thread, drop what it had prepared and wait for it to end."""
-        self._finished = True
+        if not self._finished:
+            self._finished = self._closed_early = True
         self._stop_thread()
 
 
@@ -179,6 +186,10 @@ def _stop(thread, buffer, stop):
     if thread is not threading.current_thread():
         thread.join()
     _drain(buffer)
+    try:  # wake a loop that waits for a batch in another thread; it sees the epoch closed
+        buffer.put_nowait((_END, None))
+    except queue.Full:  # the thread's last put is there: that wakes it just as well
+        pass
 
 
 def _drain(buffer):

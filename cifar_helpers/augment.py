@@ -19,7 +19,7 @@ has not seen; the same horse two pixels further left is one too. Standard for CI
 import numpy as np
 import torch
 
-from .checks import batch_inputs, real_number, whole_number
+from .checks import batch_inputs, real_number, seed_value, whole_number
 
 
 class RandomFlip:
@@ -27,7 +27,7 @@ class RandomFlip:
 
     def __init__(self, p=0.5, seed=None):
         self.p = real_number(p, "p", 0.5, low=0, high=1)
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed_value(seed))
 
     def __call__(self, batch):
         images, *rest = batch
@@ -51,7 +51,7 @@ class RandomCrop:
 
     def __init__(self, pad=2, seed=None):
         self.pad = whole_number(pad, "pad", 2)
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed_value(seed))
 
     def __call__(self, batch):
         images, *rest = batch

@@ -26,10 +26,13 @@ def plain_data(value, where):
         return {key: plain_data(item, f"{where}[{key!r}]") for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(plain_data(item, f"{where}[{i}]") for i, item in enumerate(value))
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
     if isinstance(value, (np.generic, torch.Tensor)) and getattr(value, "ndim", 0) == 0:
-        return value.item()
+        return value.item()  # before the plain types: np.float64 is a float, yet weights_only refuses it
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    for kind in (bool, int, float, str):  # a subclass (an IntEnum, say) as its plain type
+        if isinstance(value, kind):
+            return kind(value)
     raise TypeError(f"{where} is a {type(value).__name__}: a history record holds plain numbers and text; "
                     "store float(value) instead.")
 

@@ -7,6 +7,7 @@ float), so a caller writes ``batch_size = whole_number(batch_size, "batch_size",
 import argparse
 import math
 import numbers
+import os
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -60,6 +61,11 @@ def real_number(value, name, example, low=None, high=None, low_open=False, high_
     return float(number)
 
 
+def seed_value(seed, name="seed"):
+    """None (a fresh, unrepeatable draw) or a whole number >= 0, else a ValueError naming ``name``."""
+    return None if seed is None else whole_number(seed, name, 0, minimum=0)
+
+
 def boolean_value(value):
     """True or False for a boolean: Python's, numpy's, or a 0-d boolean array or tensor (as
     ``(a == b).all()`` gives); None for anything else."""
@@ -86,6 +92,21 @@ def parse_bool(value, name="value"):
     if text in _FALSE:
         return False
     raise ValueError(f"{name}={value!r} is not a yes/no value: use True or False.")
+
+
+def env_flag(name) -> bool:
+    """An on/off environment variable: unset or empty is off; 1/0, true/false, yes/no, on/off as meant.
+
+    ``CIFAR_QUICK=false`` is off (a plain truth test of the text would turn it on); anything else
+    is a ValueError naming the variable.
+    """
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return False
+    try:
+        return parse_bool(value, name)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not an on/off value: set it to 1 or 0 (or unset it).") from None
 
 
 def check_optimizer(model, optimizer):

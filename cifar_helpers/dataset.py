@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from .checks import parse_bool, real_number, whole_number
+from .checks import parse_bool, real_number, seed_value, whole_number
 
 
 class DataSet:
@@ -42,6 +42,7 @@ class DataSet:
         self.batch_size = whole_number(batch_size, "batch_size", 64)
         self.shuffle = parse_bool(shuffle, "shuffle")  # "false" from papermill means False
         self.drop_last = parse_bool(drop_last, "drop_last")
+        seed = seed_value(seed)
         self.seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else seed
         self._rng = np.random.default_rng(self.seed)
 
@@ -81,7 +82,7 @@ class DataSet:
         if not 0 < n_first < self.num_samples:
             raise ValueError(f"ratio={ratio} of {self.num_samples} samples leaves one part empty; "
                              "use more data or another ratio.")
-        order = np.random.default_rng(seed).permutation(self.num_samples)
+        order = np.random.default_rng(whole_number(seed, "seed", 0, minimum=0)).permutation(self.num_samples)
         first, second = np.sort(order[:n_first]), np.sort(order[n_first:])
         return (DataSet(self._take(first), self.batch_size, self.shuffle, self.drop_last, seed=self.seed),
                 DataSet(self._take(second), self.batch_size, shuffle=False, drop_last=False))

@@ -39,6 +39,8 @@ class TrainingState:
     """What every plugin receives, as keyword arguments, while `Model.learn` runs.
 
     ``epoch`` counts from 1 (it goes on from the model's history when learn is called again);
+    ``max_epochs`` is this call's number of epochs, and ``last_epoch`` the epoch it runs to at
+    most (a second ``learn(..., max_epochs=2)`` after two epochs runs epochs 3 and 4 of 4);
     ``batch_index`` counts from 1 within the epoch and is 0 in on_start_epoch. ``batch``,
     ``output`` and ``loss`` are the current batch's. ``record`` is the current epoch's figures:
     train_loss, seconds and images_per_second, plus val_<metric> with a validation set; it is
@@ -53,6 +55,7 @@ class TrainingState:
     max_epochs: int
     history: list
     num_batches: int
+    last_epoch: int = 0
     epoch: int = 0
     batch_index: int = 0
     batch: object = None

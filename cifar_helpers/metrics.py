@@ -4,8 +4,19 @@ import torch
 
 
 def _labels(predicted):
-    """Class indices from either indices (N,) or scores / log-probabilities (N, C)."""
+    """Class indices from either indices (N,) or scores / log-probabilities (N, C).
+
+    A column of indices (N, 1), as ``output.topk(1).indices`` gives, counts as indices: read as
+    scores of one class, every prediction would be class 0.
+    """
     predicted = torch.as_tensor(predicted)
+    if predicted.ndim == 2 and predicted.shape[1] == 1:
+        if predicted.is_floating_point():
+            raise ValueError("predicted holds one score per image (N, 1): pass a score for every class (N, C), "
+                             "or class indices (N,).")
+        return predicted[:, 0]
+    if predicted.ndim not in (1, 2):
+        raise ValueError(f"predicted has shape {tuple(predicted.shape)}: pass class indices (N,) or scores (N, C).")
     return predicted.argmax(dim=1) if predicted.ndim == 2 else predicted
 
 
@@ -18,6 +29,8 @@ def accuracy(predicted, expected):
     if predicted.shape != expected.shape:
         raise ValueError(f"predicted has {tuple(predicted.shape)} labels but expected has "
                          f"{tuple(expected.shape)}: pass one prediction per label.")
+    if len(expected) == 0:
+        raise ValueError("there are no predictions to score: predicted and expected are empty.")
     return (predicted == expected.to(predicted.device)).float().mean()
 
 
@@ -28,8 +41,12 @@ def classification_accuracy(output, batch):
 
 def confusion_matrix(predicted, expected, num_classes=10):
     """(num_classes, num_classes) int64 counts: row = true class, column = predicted class."""
-    predicted = _labels(predicted).cpu().long()
-    expected = torch.as_tensor(expected).cpu().long()
+    predicted, expected = _labels(predicted).cpu(), torch.as_tensor(expected).cpu()
+    for name, labels in (("predicted", predicted), ("expected", expected)):
+        if labels.is_floating_point() and not torch.equal(labels, labels.round()):
+            raise ValueError(f"{name} holds fractional labels such as {labels[labels != labels.round()][0].item()}: "
+                             "class labels are whole numbers (for scores, pass the (N, C) array).")
+    predicted, expected = predicted.long(), expected.long()
     for name, labels in (("predicted", predicted), ("expected", expected)):
         if len(labels) and labels.min() < 0:
             raise ValueError(f"{name} holds negative labels ({int(labels.min())}): class labels count from 0.")

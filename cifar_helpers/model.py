@@ -34,6 +34,8 @@ class Model(nn.Module):
         images_per_second), kept across calls of `learn` and saved with the weights.
     weights_epoch: the epoch the weights in memory come from (0 before training); `learn` sets
         it after each epoch, `EarlyStopping` when it restores the best epoch, `load` from the file.
+        None when training stopped partway through an epoch: the weights then come from no
+        finished epoch (`save` writes that too).
     state: the `TrainingState` of the last call of `learn` (``state.stop_reason`` says why it
         stopped early).
     """
@@ -71,15 +73,22 @@ class Model(nn.Module):
             self.register_plugin(plugin)
 
     def _fire(self, event):
+        """Call the event's plugins in order. A `StopTraining` from one ends training after the event:
+        the plugins after it still run (a logger or plot still sees the last epoch), then it is raised."""
+        stop = None
         for entry in self._plugins[event]:
             handler, frequency, count = entry
             entry[2] = count + 1
             if entry[2] % frequency == 0:
                 try:
                     handler(**self.state.as_kwargs())
+                except StopTraining as error:
+                    stop = stop or error  # the first reason is the one reported
                 except StopIteration as error:  # would end a surrounding loop without a word
                     raise RuntimeError(f"the {event} plugin {handler!r} raised StopIteration; raise StopTraining "
                                        "to stop training.") from error
+        if stop is not None:
+            raise stop
 
     # --- training ---------------------------------------------------------------------------
 
@@ -93,9 +102,13 @@ class Model(nn.Module):
         """
         max_epochs = whole_number(max_epochs, "max_epochs", 10)
         check_optimizer(self, optimizer)
+        if metrics and validation_dataset is None:
+            raise ValueError("metrics are computed on the validation set, and there is none: pass "
+                             "validation_dataset=... to learn, or leave metrics out.")
         metrics = {"loss": self.metric_loss, **(metrics or {})}
         state = self.state = TrainingState(self, optimizer, dataset, validation_dataset, max_epochs,
-                                           self.history, num_batches=len(dataset), epoch=len(self.history))
+                                           self.history, num_batches=len(dataset), epoch=len(self.history),
+                                           last_epoch=len(self.history) + max_epochs)
         try:
             self._fire("on_start")
             for state.epoch in range(len(self.history) + 1, len(self.history) + max_epochs + 1):
@@ -138,6 +151,7 @@ class Model(nn.Module):
                 loss.backward()
                 self._fire("before_step")
                 optimizer.step()
+                self.weights_epoch = None  # partway through this epoch, until it finishes
                 n = _batch_size(batch)
                 loss_sum = loss.detach() * n + loss_sum  # stays on the device: no wait for the GPU per batch
                 seen += n
@@ -206,8 +220,9 @@ class Model(nn.Module):
 
         The dataset must not shuffle: the outputs are lined up with its samples in their order.
         """
-        shuffled_loader = isinstance(getattr(dataset, "sampler", None), torch.utils.data.RandomSampler)
-        if shuffled_loader or getattr(getattr(dataset, "dataset", dataset), "shuffle", False):
+        layers = (dataset, getattr(dataset, "dataset", None))  # also inside an AsyncDataLoader
+        shuffled_loader = any(isinstance(getattr(d, "sampler", None), torch.utils.data.RandomSampler) for d in layers)
+        if shuffled_loader or any(getattr(d, "shuffle", False) is True for d in layers):
             raise ValueError("predict_dataset: this dataset shuffles its samples, so the outputs would not line "
                              "up with your labels; make it with DataSet(..., shuffle=False) (or a DataLoader "
                              "with shuffle=False).")
@@ -240,9 +255,11 @@ class Model(nn.Module):
         The weights land on whatever device this model is on; a file of another architecture or
         of other shapes is refused before anything is loaded.
         """
+        with_history = parse_bool(with_history, "with_history")
         checkpoint = load_checkpoint(path, into=self)
         self.load_state_dict(checkpoint["state_dict"])
-        self.weights_epoch = int(checkpoint.get("epoch", len(checkpoint.get("history", []))))
+        epoch = checkpoint.get("epoch", len(checkpoint.get("history", [])))
+        self.weights_epoch = None if epoch is None else int(epoch)  # None: saved partway through an epoch
         if with_history:
             self.history = list(checkpoint.get("history", []))
         return self

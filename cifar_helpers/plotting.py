@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .checks import parse_bool
 from .transforms import to_images
 
 
@@ -74,8 +75,9 @@ def plot_history(history, figure=None):
                      label=key.replace("_", " ").replace("val", "validation"))
         axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
         axes[1].legend()
-    if history and all("val_loss" in r for r in history):
-        best = min(history, key=lambda r: r["val_loss"])["epoch"]
+    numbers = [r for r in history if not math.isnan(r.get("val_loss", math.nan))]  # NaN is never best
+    if history and all("val_loss" in r for r in history) and numbers:
+        best = min(numbers, key=lambda r: r["val_loss"])["epoch"]
         for ax in axes:
             ax.axvline(best, color="gray", linestyle=":", label=f"lowest validation loss (epoch {best})")
             ax.legend()
@@ -87,6 +89,7 @@ def plot_history(history, figure=None):
 
 def plot_confusion_matrix(matrix, classes, normalize=True):
     """Heat map of a confusion matrix (rows: true class, columns: predicted class)."""
+    normalize = parse_bool(normalize, "normalize")
     matrix = torch.as_tensor(matrix).double().numpy()
     shown = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1) if normalize else matrix
     fig, ax = plt.subplots(figsize=(7, 6))

@@ -22,16 +22,20 @@ from .checks import argument_type, real_number
 from .cifar10 import SOURCES
 from .parameters import RULES
 from .run_folder import RunFolderBusy, kernel_runtime_folder, local_kernel_manager, prepare_run_folder, run_folder_lock
-from .session import HEADLESS_ENV, lesson_path
+from .session import HEADLESS_ENV
 
 DEFAULT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 LESSON = {"01", "02", "03", "04", "05"}
 FAST_TRACK = {"06"}
 # The notebook that writes each test accuracy into the run folder, and the notebooks whose run makes
-# an earlier copy of it stale (a new model, or a new score of it).
+# an earlier copy of a result or figure stale (a new model, or a new score of it): removed before they run.
 RESULTS = {"05": "metrics.json", "06": "fast_track.json"}
-STALE_AFTER = {"metrics.json": {"04", "05"}, "fast_track.json": {"06"}}
+_EVALUATION, _FAST_TRACK = {"04", "05"}, {"06"}
+STALE_AFTER = {"metrics.json": _EVALUATION, "fast_track.json": _FAST_TRACK, "figures/fast_track.png": _FAST_TRACK,
+               **{f"figures/{name}.png": _EVALUATION for name in ("confidence", "confusion_matrix", "predictions")},
+               **{f"figures/{name}.png": {"02"} for name in ("average_images", "examples_per_class", "first_images",
+                                                           "pixel_histograms")}}
 
 # --option: (the notebook parameter it sets, help, the notebooks it goes to: None for all that declare
 # it). Values are checked by that parameter's rule. Notebook 6 has its own batch size and learning
@@ -85,15 +89,19 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def lesson_parameters(args, run_dir: Path, notebook: str = "04") -> dict:
-    """The parameters given on the command line for notebook ``notebook`` ("04"), under the names it uses.
+def in_lesson(path, args) -> Path:
+    """``path`` made absolute: a relative one counts from the lesson's top folder (the one holding the
+    notebooks that run), as in the notebooks (`lesson_path`), wherever the runner was started."""
+    path = Path(path).expanduser()
+    return (path if path.is_absolute() else Path(args.notebooks).resolve().parent / path).resolve()
 
-    Relative folders count from the lesson's top folder, as in the notebooks (`lesson_path`).
-    """
+
+def lesson_parameters(args, run_dir: Path, notebook: str = "04") -> dict:
+    """The parameters given on the command line for notebook ``notebook`` ("04"), under the names it uses."""
     parameters = {name: getattr(args, flag[2:].replace("-", "_")) for flag, (name, _, scope) in OPTIONS.items()
                   if scope is None or notebook in scope}
     parameters.update(cuda=args.cuda or None, random_flips=args.random_flips, mirror=args.mirror,
-                      run_dir=str(run_dir), data_dir=str(lesson_path(args.data_dir or "data").resolve()))
+                      run_dir=str(run_dir), data_dir=str(in_lesson(args.data_dir or "data", args)))
     return {name: value for name, value in parameters.items() if value is not None}
 
 
@@ -165,7 +173,7 @@ def written_accuracies(run_dir: Path, stages) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    run_dir = lesson_path(args.out).resolve()
+    run_dir = in_lesson(args.out, args)
     notebooks = find_notebooks(Path(args.notebooks), args.only)
     stages = {p.name[:2] for p in notebooks}
     if args.min_accuracy is not None and not stages & set(RESULTS):
@@ -180,7 +188,7 @@ def main(argv=None) -> int:
     current = None
     try:
         with run_folder_lock(run_dir), kernel_runtime_folder():
-            for name, makers in STALE_AFTER.items():  # an earlier run's figures must not stay beside new ones
+            for name, makers in STALE_AFTER.items():  # an earlier run's results must not stay beside new ones
                 if stages & makers:
                     (run_dir / name).unlink(missing_ok=True)
             print(f"running {len(notebooks)} notebooks into {run_dir}")

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from .checks import env_flag
 from .parameters import check_parameters
 
 QUICK_ENV = "CIFAR_QUICK"
@@ -32,7 +33,7 @@ def is_headless() -> bool:
     Headless: CIFAR_HEADLESS=1, no Jupyter kernel, or a kernel whose client allows no input
     (papermill and nbclient execute that way; JupyterLab allows input).
     """
-    if os.environ.get(HEADLESS_ENV, "") not in ("", "0"):
+    if env_flag(HEADLESS_ENV):
         return True
     if not in_notebook():
         return True
@@ -47,7 +48,7 @@ def quick_profile(announce=True) -> bool:
     When it is active it says so (unless announce=False), so that no one mistakes a quick
     run's output for the lesson's.
     """
-    active = os.environ.get(QUICK_ENV, "") not in ("", "0")
+    active = env_flag(QUICK_ENV)
     if active and announce:
         print(f"QUICK PROFILE ({QUICK_ENV}=1): synthetic data and few epochs, for tests only; "
               f"unset {QUICK_ENV} for the real lesson.")

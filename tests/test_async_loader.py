@@ -130,8 +130,8 @@ def test_close_stops_the_thread_and_iterating_after_close_raises(dataset):
     next(batches)
     loader.close()
     assert no_loader_threads(timeout=0)  # close() waits for the thread
-    with pytest.raises(StopIteration):
-        next(batches)
+    with pytest.raises(RuntimeError, match="closed before the epoch's end"):
+        next(batches)  # a cut epoch says so: it does not end as if it were whole
     with pytest.raises(RuntimeError, match="closed"):
         iter(loader)
 
@@ -262,3 +262,45 @@ def test_an_epoch_left_early_prepares_the_same_number_of_batches_every_time(data
         loader.close()
         counts.append(len(prepared))
     assert counts == [5, 5, 5] and no_loader_threads()
+
+
+def test_after_next_raised_an_error_the_next_loop_is_a_whole_new_epoch(dataset):
+    """The failed epoch is gone: the loop after it neither comes up empty nor repeats the error."""
+    failing = [True]
+
+    def fail_once(batch):
+        if failing and failing.pop():
+            raise ValueError("bad first batch")
+        return batch
+
+    loader = AsyncDataLoader(dataset, buffer_size=2, on_batch_loaded=fail_once)
+    with pytest.raises(ValueError, match="bad first batch"):
+        next(loader)
+    assert [b[0][0] for b in loader] == list(range(0, 50, 4))
+    assert no_loader_threads()
+
+
+def test_closing_from_another_thread_wakes_a_waiting_loop_with_an_error():
+    """A loop waiting for a batch that will never come (a watchdog closed the loader) raises; it does not hang."""
+    def slow(batch):
+        time.sleep(0.3)
+        return batch
+
+    loader = AsyncDataLoader(range(100), buffer_size=2, on_batch_loaded=slow)
+    got, errors = [], []
+
+    def consume():
+        try:
+            for batch in loader:
+                got.append(batch)
+        except RuntimeError as error:
+            errors.append(str(error))
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    time.sleep(0.45)  # the consumer has the first batch and waits for the second
+    loader.close()
+    consumer.join(timeout=3)
+    assert not consumer.is_alive() and got == [0]
+    assert errors and "closed before the epoch's end" in errors[0]
+    assert no_loader_threads()

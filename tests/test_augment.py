@@ -182,3 +182,10 @@ def test_augmenters_refuse_channels_first_tensors_and_keep_the_batch_type(augmen
         augment((x, y))
     images = torch.zeros(4, 32, 32, 3, dtype=torch.uint8)
     assert isinstance(augment([images, y[:4]]), list) and isinstance(augment((images, y[:4])), tuple)
+
+
+@pytest.mark.parametrize("augment", [RandomFlip, RandomCrop])
+@pytest.mark.parametrize("seed", [-1, "zero"])
+def test_augmenters_refuse_a_bad_seed_by_name(augment, seed):
+    with pytest.raises(ValueError, match=r"^seed=.* must be a whole number >= 0"):
+        augment(seed=seed)

@@ -283,6 +283,9 @@ def test_torchvision_folder_that_is_damaged(tmp_path):
     ({"subset": -5}, "subset=-5"),
     ({"subset": 2.5}, "subset=2.5"),
     ({"subset": True}, "subset=True"),
+    ({"seed": -1}, "seed=-1"),
+    ({"seed": "zero"}, "seed='zero'"),
+    ({"download": "perhaps"}, "download='perhaps'"),
 ])
 def test_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
@@ -293,6 +296,8 @@ def test_no_data_and_no_download(tmp_path):
     with pytest.raises(DataNotFoundError, match="synthetic") as error:
         load_cifar10("train", root=tmp_path / "empty", download=False)
     assert isinstance(error.value, FileNotFoundError)
+    with pytest.raises(DataNotFoundError, match="download=True"):  # papermill's "false" is no download either
+        load_cifar10("train", root=tmp_path / "empty", download="false")
     assert "download=True" in str(error.value)
     with pytest.raises(DataNotFoundError):
         load_cifar10("train", root=tmp_path, source="local")

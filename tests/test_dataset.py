@@ -157,3 +157,11 @@ def test_bad_ratio(ratio):
 def test_fraction_that_leaves_a_side_empty():
     with pytest.raises(ValueError, match="empty"):
         make(10).split(0.99)
+
+
+@pytest.mark.parametrize("seed", [-1, 2.5, "zero", True])
+def test_bad_seed_is_named(seed):
+    with pytest.raises(ValueError, match=r"^seed=.* must be a whole number >= 0, such as 0\."):
+        make(10, batch_size=4, seed=seed)
+    with pytest.raises(ValueError, match=r"^seed=.* must be a whole number >= 0"):
+        make(10, batch_size=4).split(0.5, seed=seed)

@@ -65,7 +65,8 @@ def test_is_headless_in_a_kernel(monkeypatch, allow_stdin, headless):
     assert is_headless() is True
 
 
-@pytest.mark.parametrize("value, quick", [(None, False), ("", False), ("0", False), ("1", True)])
+@pytest.mark.parametrize("value, quick", [(None, False), ("", False), ("0", False), ("1", True), ("false", False),
+                                         ("off", False), ("no", False), ("true", True), ("Yes", True)])
 def test_quick_profile_follows_cifar_quick(monkeypatch, capsys, value, quick):
     if value is None:
         monkeypatch.delenv("CIFAR_QUICK", raising=False)
@@ -75,6 +76,13 @@ def test_quick_profile_follows_cifar_quick(monkeypatch, capsys, value, quick):
     assert ("QUICK PROFILE" in capsys.readouterr().out) is quick  # it says so when active
     assert quick_profile(announce=False) is quick
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("variable, reader", [("CIFAR_QUICK", quick_profile), ("CIFAR_HEADLESS", is_headless)])
+def test_a_flag_that_is_not_on_or_off_is_refused_with_its_name(monkeypatch, variable, reader):
+    monkeypatch.setenv(variable, "maybe")
+    with pytest.raises(ValueError, match=f"^{variable}='maybe' is not an on/off value: set it to 1 or 0"):
+        reader()
 
 
 def test_lesson_path_counts_from_the_lesson_top_folder(tmp_path, monkeypatch):

@@ -225,8 +225,17 @@ def test_4_6_wants_early_stopping_to_have_fired(capsys):
     assert capsys.readouterr().out.startswith("✗ Exercise 4.6: not yet. Hint: it ran every epoch")
 
 
-def test_grading_off_when_cifar_grading_is_0(context, monkeypatch, capsys):
-    monkeypatch.setenv("CIFAR_GRADING", "0")
+def test_4_6_never_takes_a_diverged_epoch_for_the_best(capsys):
+    """EarlyStopping skips a NaN validation loss; the check agrees (min() would pick the NaN first epoch)."""
+    history = [{"epoch": 1, "val_loss": float("nan")}, {"epoch": 2, "val_loss": 0.8}, {"epoch": 3, "val_loss": 0.9}]
+    stopped = SimpleNamespace(history=history, state=SimpleNamespace(stop_reason="x"), weights_epoch=2)
+    check("4.6", model=stopped, epochs=15)
+    assert capsys.readouterr().out.startswith("✓ Exercise 4.6: right. it stopped after epoch 3 and kept epoch 2's")
+
+
+@pytest.mark.parametrize("value", ["0", "false", "off", ""])
+def test_grading_off_when_cifar_grading_is_off(context, monkeypatch, capsys, value):
+    monkeypatch.setenv("CIFAR_GRADING", value)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     _, wrongs, _ = cases(context)["3.2"]
     check("3.2", **wrongs[0])  # prints, does not raise

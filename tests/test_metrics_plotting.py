@@ -24,6 +24,26 @@ def test_accuracy_from_labels_and_from_scores():
     assert classification_accuracy(scores, (None, expected)).item() == pytest.approx(0.75)
 
 
+def test_a_column_of_class_indices_counts_as_indices_not_as_scores():
+    """output.topk(1).indices is (N, 1): argmax over its one column would make every prediction class 0."""
+    labels = torch.tensor([3, 5, 0, 7])
+    column = torch.nn.functional.one_hot(labels, 10).float().topk(1).indices
+    assert accuracy(column, labels).item() == 1.0
+    assert confusion_matrix(column, labels).diagonal().tolist() == [1, 0, 0, 1, 0, 1, 0, 1, 0, 0]
+    with pytest.raises(ValueError, match=r"one score per image \(N, 1\)"):
+        accuracy(torch.rand(4, 1), labels)
+
+
+def test_metrics_refuse_what_they_cannot_score():
+    with pytest.raises(ValueError, match="no predictions to score"):
+        accuracy(torch.tensor([], dtype=torch.long), torch.tensor([], dtype=torch.long))
+    with pytest.raises(ValueError, match=r"predicted has shape \(2, 3, 4\)"):
+        accuracy(torch.rand(2, 3, 4), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="predicted holds fractional labels such as 1.7"):
+        confusion_matrix(torch.tensor([0.0, 1.7]), torch.tensor([0, 1]))
+    assert confusion_matrix(torch.tensor([0.0, 1.0]), torch.tensor([0, 1]), num_classes=2).tolist() == [[1, 0], [0, 1]]
+
+
 def test_accuracy_shape_mismatch():
     with pytest.raises(ValueError, match="one prediction per label"):
         accuracy(torch.tensor([0, 1, 2]), torch.tensor([0, 1]))
@@ -129,6 +149,8 @@ def test_plot_history():
     assert list(best.get_xdata()) == [2, 2] and "epoch 2" in best.get_label()  # the lowest validation loss
     history[1]["val_accuracy"] = 0.4
     assert len(plot_history(history, figure=fig).axes) == 2  # redraws the same figure
+    history[0]["val_loss"] = float("nan")  # a diverged epoch is never the best, as for EarlyStopping
+    assert list(plot_history(history).axes[0].lines[-1].get_xdata()) == [2, 2]
 
 
 def test_plot_confusion_matrix_and_class_counts():
@@ -136,6 +158,8 @@ def test_plot_confusion_matrix_and_class_counts():
     fig = plot_confusion_matrix(matrix, ["a", "b", "c"])
     assert isinstance(fig, Figure) and len(fig.axes) == 2  # the heat map and its colour bar
     assert isinstance(plot_confusion_matrix(matrix, ["a", "b", "c"], normalize=False), Figure)
+    with pytest.raises(ValueError, match="normalize='sometimes' is not a yes/no value"):
+        plot_confusion_matrix(matrix, ["a", "b", "c"], normalize="sometimes")
 
 
 def test_the_confusion_heat_map_shows_each_true_class_as_fractions_of_its_row():

@@ -2,6 +2,7 @@
 metrics, stopping, argument errors, and checkpoints (round trip, wrong model, crash or full disk
 while saving, GPU files)."""
 
+import enum
 import math
 import os
 import subprocess
@@ -205,6 +206,8 @@ def test_predict_dataset_refuses_a_shuffling_torch_dataloader():
     samples = torch.utils.data.TensorDataset(torch.randn(40, 3, 32, 32), torch.zeros(40, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"shuffles its samples.*DataLoader with shuffle=False"):
         CNN().predict_dataset(torch.utils.data.DataLoader(samples, batch_size=16, shuffle=True))
+    with pytest.raises(ValueError, match=r"shuffles its samples"):  # also behind a prefetching loader
+        CNN().predict_dataset(AsyncDataLoader(torch.utils.data.DataLoader(samples, batch_size=16, shuffle=True)))
     in_order = CNN().predict_dataset(torch.utils.data.DataLoader(samples, batch_size=16))
     assert in_order.shape == (40, 10)
 
@@ -298,6 +301,50 @@ def test_an_interrupted_epoch_leaves_only_finished_records(tiny_model, make_data
     # Training again goes on from the finished epochs.
     tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), validation_dataset=validation, max_epochs=1)
     assert [r["epoch"] for r in tiny_model.history] == [1, 2]
+
+
+def test_stop_training_ends_learn_after_the_event_whose_other_plugins_still_run(tiny_model, make_dataset):
+    """A stopping plugin registered first does not rob the logger or evaluator after it of the last epoch."""
+    def stop(epoch, **_):
+        if epoch == 2:
+            raise StopTraining("first reason")
+
+    def stop_too(epoch, **_):
+        if epoch == 2:
+            raise StopTraining("second reason")
+
+    later = []
+    tiny_model.register_plugin(stop, "on_end_epoch")
+    tiny_model.register_plugin(lambda epoch, **_: later.append(epoch), "on_end_epoch")
+    tiny_model.register_plugin(stop_too, "on_end_epoch")
+    tiny_model.register_plugin(lambda epoch, **_: later.append(-epoch), "on_end_epoch")
+    assert tiny_model.learn(make_dataset(32, 16), sgd(tiny_model), max_epochs=5) is False
+    assert later == [1, -1, 2, -2] and len(tiny_model.history) == 2
+    assert tiny_model.state.stop_reason == "first reason"
+    assert tiny_model.weights_epoch == 2  # stopped between epochs: the weights are epoch 2's
+
+
+def test_weights_stopped_partway_through_an_epoch_belong_to_no_epoch(tmp_path, tiny_model, make_dataset):
+    """After a stop in epoch 2's second batch the weights are not epoch 1's: weights_epoch (and the file) say None."""
+    armed = [True]  # once: the second learn runs epoch 2 again
+
+    def stop(epoch, batch_index, **_):
+        if (epoch, batch_index) == (2, 2) and armed and armed.pop():
+            raise StopTraining("partway")
+
+    tiny_model.register_plugin(stop, "on_end_batch")
+    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=3)
+    assert len(tiny_model.history) == 1 and tiny_model.weights_epoch is None
+    loaded = type(tiny_model)().load(tiny_model.save(tmp_path / "m.pt"))
+    assert loaded.weights_epoch is None and len(loaded.history) == 1
+    tiny_model.learn(make_dataset(48, 16), sgd(tiny_model), max_epochs=1)  # a finished epoch names them again
+    assert tiny_model.weights_epoch == 2
+
+
+def test_metrics_without_a_validation_set_are_refused(tiny_model, make_dataset):
+    with pytest.raises(ValueError, match="metrics are computed on the validation set, and there is none"):
+        tiny_model.learn(make_dataset(32, 16), sgd(tiny_model), metrics={"accuracy": classification_accuracy})
+    assert tiny_model.history == []
 
 
 def test_batch_index_starts_at_zero_in_on_start_epoch(tiny_model, make_dataset):
@@ -411,6 +458,9 @@ def test_save_load_round_trip(tmp_path, make_dataset):
     assert loaded.history == model.history and len(loaded.history) == 2
     assert model.weights_epoch == loaded.weights_epoch == 2
     assert CNN().load(path, with_history=False).history == []
+    assert CNN().load(path, with_history="false").history == []  # papermill's text, read as meant
+    with pytest.raises(ValueError, match="with_history='maybe' is not a yes/no value"):
+        CNN().load(path, with_history="maybe")
 
 
 def test_save_other_weights_with_their_epoch(tmp_path):
@@ -426,10 +476,15 @@ def test_numpy_and_tensor_numbers_in_the_history_are_saved_as_plain_numbers(tmp_
     """A plugin may store np.mean(...) or a loss tensor in a record: load must still read the file."""
     model = CNN()
     model.history = [{"epoch": 1, "val_loss": np.float32(0.5), "steps": np.int64(3), "loss": torch.tensor(0.25),
-                      "better": np.bool_(True)}]
+                      "better": np.bool_(True), "mean": np.float64(0.75), "kind": Kind.BEST}]
     loaded = CNN().load(model.save(tmp_path / "m.pt"))
-    assert loaded.history == [{"epoch": 1, "val_loss": 0.5, "steps": 3, "loss": 0.25, "better": True}]
-    assert type(loaded.history[0]["val_loss"]) is float and type(loaded.history[0]["better"]) is bool
+    assert loaded.history == [{"epoch": 1, "val_loss": 0.5, "steps": 3, "loss": 0.25, "better": True, "mean": 0.75,
+                               "kind": 2}]
+    assert [type(loaded.history[0][key]) for key in ("val_loss", "better", "mean", "kind")] == [float, bool, float, int]
+
+
+class Kind(enum.IntEnum):  # an int subclass, which weights_only loading refuses
+    BEST = 2
 
 
 def test_a_history_value_that_is_not_plain_data_is_refused_before_writing(tmp_path):

@@ -9,6 +9,7 @@ import ast
 import inspect
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -241,12 +242,18 @@ def test_a_second_run_into_the_same_folder_is_refused(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_the_runner_finds_data_and_run_folders_as_the_notebooks_do(tmp_path, monkeypatch):
-    monkeypatch.chdir(NOTEBOOK_DIR)  # as a user in notebooks/ would start it
+@pytest.mark.parametrize("where", ["notebooks", "elsewhere"])
+def test_the_runner_finds_data_and_run_folders_as_the_notebooks_do(tmp_path, monkeypatch, where):
+    """Relative folders count from the lesson's top folder, wherever the runner starts (not /tmp/data)."""
+    monkeypatch.chdir(NOTEBOOK_DIR if where == "notebooks" else tmp_path)
     args = run.parse_args(["--out", "runs/from-notebooks"])
-    parameters = run.lesson_parameters(args, cifar_helpers.lesson_path(args.out).resolve(), "04")
+    parameters = run.lesson_parameters(args, run.in_lesson(args.out, args), "04")
     assert parameters["run_dir"] == str(ROOT / "runs" / "from-notebooks")
     assert parameters["data_dir"] == str(ROOT / "data")
+    copy = tmp_path / "copy"  # a lesson elsewhere: its own folders
+    args = run.parse_args(["--notebooks", str(copy / "notebooks"), "--data-dir", "cifar", "--out", str(tmp_path / "o")])
+    parameters = run.lesson_parameters(args, run.in_lesson(args.out, args), "04")
+    assert parameters["data_dir"] == str(copy / "cifar") and parameters["run_dir"] == str(tmp_path / "o")
 
 
 def test_whole_lesson_runs_headless(tmp_path, capsys, monkeypatch):
@@ -401,6 +408,23 @@ def test_a_run_reports_and_checks_only_what_its_own_notebooks_wrote(tmp_path, ca
     fake_notebooks(monkeypatch, {}, fail={"06"})
     assert run.main(["--out", str(out), "--only", "06", "--min-accuracy", "0.5"]) == 1
     assert not (out / "fast_track.json").exists() and (out / "metrics.json").exists()
+
+
+def test_every_figure_a_notebook_saves_is_removed_before_the_notebooks_that_make_it_stale(tmp_path, monkeypatch):
+    saved = set()
+    for path in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            saved |= {f"figures/{name}" for name in re.findall(r'savefig\(figures / "([^"]+)"\)', cell.source)}
+    assert saved and saved <= set(run.STALE_AFTER), saved - set(run.STALE_AFTER)
+    out = tmp_path / "run"
+    (out / "figures").mkdir(parents=True)
+    for name in saved:
+        (out / name).write_text("an earlier run's")
+    fake_notebooks(monkeypatch, {}, fail={"04"})  # a new model that failed: no old evaluation beside it
+    assert run.main(["--out", str(out), "--only", "04"]) == 1
+    left = {f"figures/{p.name}" for p in (out / "figures").iterdir()}
+    assert left == saved - {name for name, makers in run.STALE_AFTER.items() if "04" in makers}
+    assert "figures/confusion_matrix.png" not in left and "figures/first_images.png" in left
 
 
 def test_evaluation_without_a_model_says_which_notebook_to_run(tmp_path, capsys, monkeypatch):

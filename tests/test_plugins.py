@@ -124,6 +124,11 @@ def test_early_stopping_when_the_metric_is_never_a_number(tmp_path, tiny_model, 
     tiny_model.register_plugin(EarlyStopping(max_tries=2, path=tmp_path / "m.pt", metric="score"))
     assert tiny_model.learn(make_dataset(16, 16), sgd(tiny_model), max_epochs=5) is False
     assert len(tiny_model.history) == 2 and not (tmp_path / "m.pt").exists()
+    assert tiny_model.state.stop_reason == "score has not been a number for 2 epochs; no model was kept."
+    (tmp_path / "m.pt").write_bytes(b"an earlier run's")  # say so: loading it would give other weights
+    tiny_model.register_plugin(EarlyStopping(max_tries=2, path=tmp_path / "m.pt", metric="score"))
+    tiny_model.learn(make_dataset(16, 16), sgd(tiny_model), max_epochs=5)
+    assert tiny_model.state.stop_reason.endswith(f"no model was kept ({tmp_path / 'm.pt'} is an earlier run's).")
 
 
 def test_early_stopping_mode_follows_the_metric_unless_given():
@@ -192,6 +197,14 @@ def test_logger_prints_one_line_per_epoch(capsys, tiny_model, make_dataset):
     for epoch, (line, record) in enumerate(zip(lines, tiny_model.history), start=1):
         assert line.startswith(f"epoch {epoch}/3")
         assert f"train_loss {record['train_loss']:.4f}" in line and "val_loss" in line and "img/s" in line
+
+
+def test_logger_counts_on_from_an_earlier_learn(capsys, tiny_model, make_dataset):
+    tiny_model.register_plugin(Logger())
+    tiny_model.learn(make_dataset(32, 16), sgd(tiny_model), max_epochs=2)
+    tiny_model.learn(make_dataset(32, 16), sgd(tiny_model), max_epochs=2)
+    assert [line.split("  ")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "epoch 1/2", "epoch 2/2", "epoch 3/4", "epoch 4/4"]
 
 
 def test_evaluator_adds_prefixed_metrics(tiny_model, make_dataset):

@@ -1,5 +1,7 @@
 """The checks of notebook 4. Training."""
 
+import math
+
 from ..checks import boolean_value
 from . import _final, _unanswered, exercise, missing, right, wrong
 
@@ -100,7 +102,7 @@ def _early_stop(model, epochs):
     if model.state.stop_reason is None or len(history) >= epochs:
         return wrong("it ran every epoch: early stopping did not fire. Give it less patience, or make the model "
                      "overfit sooner (fewer images, no dropout, a larger learning rate).")
-    best = min(history, key=lambda r: r["val_loss"])["epoch"]
+    best = min(history, key=lambda r: (math.isnan(r["val_loss"]), r["val_loss"]))["epoch"]  # as EarlyStopping: NaN last
     if model.weights_epoch != best:
         return wrong("the model should hold the best epoch's weights: keep EarlyStopping's restore_best=True.")
     return right(f"it stopped after epoch {len(history)} and kept epoch {best}'s weights, where the validation "

@@ -1,6 +1,7 @@
 """`EarlyStopping`: keep the best model, on disk and in memory; stop when it has not improved for a while."""
 
 import math
+from pathlib import Path
 
 from ..checks import parse_bool, real_number, whole_number
 from ..events import PluginInterface, StopTraining
@@ -63,7 +64,10 @@ class EarlyStopping(PluginInterface):
             model.save(self.path, weights=self._best_weights, epoch=self.best_epoch)
         if self.tries >= self.max_tries:
             if self.best is None:
-                raise StopTraining(f"{self.metric} has not been a number for {self.tries} epochs; no model was kept.")
+                earlier = (f" ({self.path} is an earlier run's)" if self.path is not None and Path(self.path).exists()
+                           else "")
+                raise StopTraining(f"{self.metric} has not been a number for {self.tries} epochs; no model was kept"
+                                   f"{earlier}.")
             raise StopTraining(f"{self.metric} has not improved for {self.tries} epochs; the best, {self.best:.4f}, "
                                f"is from epoch {self.best_epoch}")
 
