@@ -10,7 +10,7 @@ block.
 Why not PyTorch's ``DataLoader(batch_size=None, num_workers=1)`` over the same batches? It works,
 but it runs the loading in another *process*: each batch is pickled across, and on a 2-core
 laptop that process competes with PyTorch's compute threads: benchmarks/bench_training.py measured
-this loader training 1.17x as many images per second as that DataLoader (2 cores, real CIFAR-10,
+this loader training 1.17x and 1.22x (two runs) as many images per second as that DataLoader (2 cores, real CIFAR-10,
 ratio a/d). A thread shares the arrays without copying, and runs at idle priority, only in the CPU
 time the training leaves free. It also keeps the seed tutorial's API: ``buffer_size``,
 ``on_batch_loaded``, ``cache()`` and ``next(loader)``.
