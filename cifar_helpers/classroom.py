@@ -63,7 +63,8 @@ def check_results(notebook) -> dict:
         if cell.cell_type != "code":
             continue
         for output in cell.get("outputs", []):
-            for mark, name in CHECK_LINE.findall(output.get("text", "")):
+            # printed, or (grading: CIFAR_GRADING / nbgrader) the AssertionError's message
+            for mark, name in CHECK_LINE.findall(f"{output.get('text', '')}\n{output.get('evalue', '')}"):
                 results[name] = mark
     return results
 
@@ -73,18 +74,19 @@ def grade(paths) -> list[str]:
     notebook's exercises (those of its number: ``04_...`` has 4.1, 4.2, ...), run or not."""
     from .exercises import CHECKS
 
-    rows = {Path(p).name: check_results(nbformat.read(p, as_version=4)) for p in paths}
+    rows = {str(p): check_results(nbformat.read(p, as_version=4)) for p in paths}  # the path: one file per student
     expected = {}
     for name, result in rows.items():
-        number = re.match(r"(\d+)_", name)
+        number = re.match(r"(\d+)_", Path(name).name)
         chapters = {e.split(".")[0] for e in result} | ({str(int(number[1]))} if number else set())
         expected[name] = [e for e in CHECKS if e.split(".")[0] in chapters]
     exercises = sorted({e for names in expected.values() for e in names} | {e for r in rows.values() for e in r},
                        key=lambda n: tuple(map(int, n.split("."))))
-    lines = ["notebook".ljust(28) + " ".join(e.rjust(4) for e in exercises) + "  right"]
+    width = max(28, *(len(name) + 1 for name in rows))
+    lines = ["notebook".ljust(width) + " ".join(e.rjust(4) for e in exercises) + "  right"]
     for name, result in rows.items():
         marks = " ".join(result.get(e, "-").rjust(4) for e in exercises)
-        lines.append(name.ljust(28) + marks + f"  {sum(m == '✓' for m in result.values())}/{len(expected[name])}")
+        lines.append(name.ljust(width) + marks + f"  {sum(m == '✓' for m in result.values())}/{len(expected[name])}")
     return lines
 
 

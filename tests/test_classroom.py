@@ -81,8 +81,48 @@ def test_grade_tabulates_the_checks_of_executed_notebooks(tmp_path):
     nbformat.write(nb, tmp_path / "01_loading.ipynb")
     lines = classroom.grade([tmp_path / "ada.ipynb", tmp_path / "01_loading.ipynb"])
     assert re.split(r"\s+", lines[0].strip()) == ["notebook", "1.1", "1.2", "1.3", "1.4", "right"]
-    assert re.split(r"\s+", lines[1].strip()) == ["ada.ipynb", "✓", "✗", "…", "-", "1/4"]
-    assert re.split(r"\s+", lines[2].strip()) == ["01_loading.ipynb", "✓", "-", "-", "-", "1/4"], "out of all four"
+    assert re.split(r"\s+", lines[1].strip()) == [str(tmp_path / "ada.ipynb"), "✓", "✗", "…", "-", "1/4"]
+    assert re.split(r"\s+", lines[2].strip()) == [str(tmp_path / "01_loading.ipynb"), "✓", "-", "-", "-", "1/4"], (
+        "out of all four")
+
+
+def test_grade_keeps_one_row_per_submission_and_reads_checks_that_raised(tmp_path):
+    """nbgrader's submitted/<student>/<assignment>/ layout gives every student the same file name;
+    under grading a check that is not right raises, and its line is in the error output."""
+    for student, outputs in (("alice", [nbformat.v4.new_output("stream", name="stdout", text="✓ Exercise 3.1: right.\n")]),
+                             ("bob", [nbformat.v4.new_output("error", ename="AssertionError", traceback=[],
+                                                             evalue="✗ Exercise 3.1: not yet. Hint: ...")])):
+        nb = nbformat.v4.new_notebook()
+        nb.cells.append(nbformat.v4.new_code_cell('check("3.1", ...)'))
+        nb.cells[0].outputs = outputs
+        (tmp_path / student / "lesson").mkdir(parents=True)
+        nbformat.write(nb, tmp_path / student / "lesson" / "03_model.ipynb")
+    lines = classroom.grade(sorted(tmp_path.glob("*/lesson/03_model.ipynb")))
+    rows = [re.split(r"\s+", line.strip()) for line in lines[1:]]
+    assert [(row[0].split("/")[-3], row[1], row[-1]) for row in rows] == [("alice", "✓", "1/3"), ("bob", "✗", "0/3")]
+
+
+@pytest.mark.parametrize("teacher_path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_every_check_cell_of_a_student_copy_uses_only_names_that_cells_before_it_define(copies, teacher_path):
+    """A name only the removed solution defined would make the check cell a NameError, and stop Run All."""
+    import ast
+    import builtins
+
+    defined = set(dir(builtins))
+    for cell in nbformat.read(copies / teacher_path.name, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            assert used <= defined, f"{cell.source.strip()} uses {sorted(used - defined)}, defined only in a solution"
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                defined.add(node.id)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                defined |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
 
 
 def test_a_solution_marker_outside_a_solution_cell_is_refused():

@@ -18,6 +18,20 @@ from cifar_helpers import CLASSES, CNN, AsyncDataLoader, DataSet, batch_to_tenso
 from cifar_helpers.exercises import CHECKS, check
 
 
+class Looks:
+    """A model whose mirror look puts right, of each class c, the ``fixed[c]`` images its one look got wrong."""
+
+    def __init__(self, labels, fixed):
+        self.labels, self.fixed = np.asarray(labels), fixed
+
+    def predict_dataset(self, loader, mirror=False):
+        predicted = self.labels.copy()
+        if not mirror:
+            for c, n in self.fixed.items():
+                predicted[np.flatnonzero(self.labels == c)[:n]] = (c + 1) % 10
+        return torch.nn.functional.one_hot(torch.from_numpy(predicted), 10).float()
+
+
 def history(*values, key="val_loss", **more):
     return [{"epoch": i + 1, key: v, **{k: vs[i] for k, vs in more.items()}} for i, v in enumerate(values)]
 
@@ -51,7 +65,7 @@ def context(tmp_path_factory):
         return model.evaluate_with_metrics(loader, {"accuracy": classification_accuracy})["accuracy"]
 
     accuracies = {p: accuracy_of(p) for p in (0.0, 0.3)}  # once: each loads a model and evaluates it
-    stopped = SimpleNamespace(history=history(1.0, 0.8, 0.9), weights_epoch=2, state=SimpleNamespace(stop_reason="x"))
+    stopped = SimpleNamespace(history=history(1.0, 0.8, 0.9), weights_epoch=2, state=SimpleNamespace(stop_reason="val_loss has not improved for 1 epochs"))
     ran_all = SimpleNamespace(history=history(*[1.0 - i / 20 for i in range(15)]), weights_epoch=15,
                               state=SimpleNamespace(stop_reason=None))
     per_class = np.linspace(0.3, 0.9, 10)
@@ -74,8 +88,7 @@ def cases(c):
     accuracies = c.accuracies
     wrong_index = int(np.flatnonzero(c.probabilities.argmax(axis=1) != c.labels)[0])
     right_index = int(np.flatnonzero(c.probabilities.argmax(axis=1) == c.labels)[0])
-    gains_one, gains_two = np.full(10, 0.5), np.full(10, 0.5)
-    gains_two[3] = 0.6
+    looks = {"model": Looks(c.labels, {3: 10, 0: 2}), "test_loader": c.loader, "labels": c.labels, "classes": CLASSES}
     differences = {(i, j): np.abs(c.average[i] - c.average[j]).mean() for i in range(10) for j in range(i + 1, 10)}
     i, j = min(differences, key=differences.get)
     means = {name: c.images[c.labels == CLASSES.index(name)].mean() for name in ("airplane", "frog")}
@@ -143,9 +156,8 @@ def cases(c):
                 [{"index": right_index, "probabilities": c.probabilities, "labels": c.labels},
                  {"index": wrong_index, "probabilities": c.probabilities, "labels": c.labels}],
                 {"index": None, "probabilities": c.probabilities, "labels": c.labels}),
-        "5.3": ({"most_gained": CLASSES[3], "one_look": gains_one, "two_looks": gains_two, "classes": CLASSES},
-                [{"most_gained": CLASSES[0], "one_look": gains_one, "two_looks": gains_two, "classes": CLASSES}],
-                {"most_gained": None, "one_look": gains_one, "two_looks": gains_two, "classes": CLASSES}),
+        "5.3": ({"most_gained": CLASSES[3], **looks}, [{"most_gained": CLASSES[0], **looks}],
+                {"most_gained": None, **looks}),
         "5.4": ({"test_accuracy": accuracies, "run_dir": c.run_dir, "test_loader": c.loader},
                 [{"test_accuracy": {p: a + 0.05 for p, a in accuracies.items()}, "run_dir": c.run_dir,
                   "test_loader": c.loader}],
@@ -228,7 +240,7 @@ def test_4_6_wants_early_stopping_to_have_fired(capsys):
 def test_4_6_never_takes_a_diverged_epoch_for_the_best(capsys):
     """EarlyStopping skips a NaN validation loss; the check agrees (min() would pick the NaN first epoch)."""
     history = [{"epoch": 1, "val_loss": float("nan")}, {"epoch": 2, "val_loss": 0.8}, {"epoch": 3, "val_loss": 0.9}]
-    stopped = SimpleNamespace(history=history, state=SimpleNamespace(stop_reason="x"), weights_epoch=2)
+    stopped = SimpleNamespace(history=history, state=SimpleNamespace(stop_reason="val_loss has not improved for 1 epochs"), weights_epoch=2)
     check("4.6", model=stopped, epochs=15)
     assert capsys.readouterr().out.startswith("✓ Exercise 4.6: right. it stopped after epoch 3 and kept epoch 2's")
 
@@ -249,3 +261,43 @@ def test_an_unknown_exercise_is_named():
 
 def teardown_module():
     plt.close("all")
+
+
+def test_a_tie_accepts_either_of_the_tied_answers(context, capsys):
+    """Per-class accuracies move in steps of 0.1 points: two classes can share the largest gain or value."""
+    tied = {"model": Looks(context.labels, {3: 10, 0: 10}), "test_loader": context.loader, "labels": context.labels,
+            "classes": CLASSES}
+    for answer in (CLASSES[0], CLASSES[3]):
+        check("5.3", most_gained=answer, **tied)
+    per_class = np.array([0.5] * 8 + [0.9, 0.9])
+    for best in (CLASSES[8], CLASSES[9]):
+        check("5.1", best_class=best, worst_class=CLASSES[0], per_class=per_class, classes=CLASSES)
+    even = {flips: history(1, 1, key="val_loss", val_accuracy=[0.4, 0.5]) for flips in (True, False)}
+    for better in (True, False):
+        check("4.3", histories=even, better=better)
+    assert capsys.readouterr().out.count("right.") == 6
+
+
+def test_a_stop_in_the_last_epoch_is_still_early_stopping(capsys):
+    """EarlyStopping can fire after the last epoch too; only its own reason counts as firing."""
+    history_ = history(1.0, 0.8, 0.9)
+    for reason, verdict in (("val_loss has not improved for 1 epochs; the best, 0.8000, is from epoch 2", "✓"),
+                            ("the training loss became nan in epoch 3: training diverged", "✗"), (None, "✗")):
+        model = SimpleNamespace(history=history_, weights_epoch=2, state=SimpleNamespace(stop_reason=reason))
+        check("4.6", model=model, epochs=3)
+        assert capsys.readouterr().out.startswith(f"{verdict} Exercise 4.6")
+
+
+@pytest.mark.parametrize("name, answers, hint", [
+    ("4.1", {"histories": {lr: SimpleNamespace(history=[]) for lr in (0.01, 0.001, 0.0001)}, "slowest": 0.01},
+     "not the model itself"),
+    ("4.5", {"reported": [0.4], "history": None}, "keep that run's history (model.history) in history_report"),
+    ("4.5", {"reported": [0.4], "history": SimpleNamespace(history=[])}, "not the model itself"),
+    ("1.4", {"seconds": 1.5}, "not of the kind the question asks for"),
+    ("3.3", {"zeroed_loss": "2.3026"}, "not of the kind the question asks for"),
+])
+def test_an_answer_of_another_kind_gets_a_hint_not_a_traceback(capsys, name, answers, hint):
+    check(name, **answers)
+    out = capsys.readouterr().out
+    assert out.startswith(f"✗ Exercise {name}: not yet. Hint: ") or out.startswith(f"… Exercise {name}: no answer"), out
+    assert hint in out and len(out.splitlines()) == 1

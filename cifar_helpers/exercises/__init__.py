@@ -37,7 +37,11 @@ def check(name, **answers):
     """Check exercise ``name`` with the answers (and context) given as keywords; print the verdict."""
     if name not in CHECKS:
         raise KeyError(f"there is no exercise {name!r}: the exercises are {', '.join(CHECKS)}.")
-    status, message = CHECKS[name](**answers)
+    try:
+        status, message = CHECKS[name](**answers)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as error:  # an answer of another kind
+        status, message = WRONG, (f"the answer is not of the kind the question asks for ({type(error).__name__}: "
+                                  f"{error}); read the question again for what to store.")
     mark, verdict = {RIGHT: ("✓", "right."), WRONG: ("✗", "not yet. Hint:"), MISSING: ("…", "no answer yet:")}[status]
     line = f"{mark} Exercise {name}: {verdict} {message}".rstrip()
     grading = bool(os.environ.get("NBGRADER_EXECUTION")) or env_flag("CIFAR_GRADING")  # nbgrader sets a mode name

@@ -11,7 +11,9 @@ def _best_and_worst(best_class, worst_class, per_class, classes):
         return missing("set best_class and worst_class to class names.")
     per_class = np.asarray(per_class, dtype=float)
     expected = classes[int(np.argmax(per_class))], classes[int(np.argmin(per_class))]
-    if (best_class, worst_class) == expected:
+    tied = {name for name, value in zip(classes, per_class) if value == per_class.max()}, {
+        name for name, value in zip(classes, per_class) if value == per_class.min()}
+    if best_class in tied[0] and worst_class in tied[1]:  # with a tie, either of the tied classes
         return right(f"{expected[0]} ({per_class.max():.1%}) and {expected[1]} ({per_class.min():.1%}).")
     return wrong("read them off per_class_accuracy(matrix): the largest and the smallest value.")
 
@@ -32,12 +34,17 @@ def _most_confident_wrong(index, probabilities, labels):
 
 
 @exercise("5.3")
-def _mirror_gain(most_gained, one_look, two_looks, classes):
+def _mirror_gain(most_gained, model, test_loader, labels, classes):
+    from ..metrics import confusion_matrix, per_class_accuracy
+
     if _unanswered(most_gained):
         return missing("set most_gained to the class whose accuracy rises most with the mirror look.")
-    gains = np.asarray(two_looks, dtype=float) - np.asarray(one_look, dtype=float)
+    one_look, two_looks = (per_class_accuracy(confusion_matrix(
+        model.predict_dataset(test_loader, mirror=mirror).argmax(dim=1), labels, len(classes))).numpy()
+        for mirror in (False, True))
+    gains = two_looks - one_look
     expected = classes[int(np.argmax(gains))]
-    if most_gained == expected:
+    if most_gained in {name for name, gain in zip(classes, gains) if gain == gains.max()}:  # ties: either
         return right(f"{expected} gains {gains.max():+.1%}; the gains range from {gains.min():+.1%} to "
                      f"{gains.max():+.1%}.")
     return wrong("subtract each class's one-look accuracy from its two-look accuracy and take the largest.")

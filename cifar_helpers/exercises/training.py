@@ -11,7 +11,10 @@ def _runs(histories, keys, what):
         return missing(f"fill histories with one short run per {what}.")
     if set(histories) != set(keys):
         return wrong(f"train one short run for each {what} in {sorted(keys)} and keep its history under that key.")
-    if any(not history or "val_loss" not in history[-1] for history in histories.values()):
+    if any(hasattr(history, "history") for history in histories.values()):
+        return wrong("keep each run's history (model.history), not the model itself.")
+    if any(not isinstance(history, list) or not history or not isinstance(history[-1], dict)
+           or "val_loss" not in history[-1] for history in histories.values()):
         return wrong("keep each run's history (model.history): a list of epoch records with val_loss.")
     return None
 
@@ -55,8 +58,9 @@ def _flips(histories, better):
     if _unanswered(better):
         return missing("set better to the random_flips setting (True or False) with the higher final "
                        "validation accuracy.")
-    expected = max(histories, key=lambda flips: _final(histories[flips], "val_accuracy"))
-    if better == expected:
+    accuracy = {flips: _final(histories[flips], "val_accuracy") for flips in histories}
+    expected = max(accuracy, key=accuracy.get)
+    if boolean_value(better) is not None and accuracy[boolean_value(better)] == accuracy[expected]:  # a tie: either
         return right("in runs this short the difference is small, and either way is possible; over the full "
                      "lesson, averaged over three seeds, flips gained about half a point in this project's runs.")
     return wrong("compare val_accuracy in each run's last epoch.")
@@ -66,7 +70,7 @@ def _flips(histories, better):
 def _subset(history, baseline, lower):
     if _unanswered(history, lower) or not history:
         return missing("train a short run on 5,000 images (history) and set lower to True or False.")
-    if "val_accuracy" not in history[-1]:
+    if not isinstance(history, list) or not isinstance(history[-1], dict) or "val_accuracy" not in history[-1]:
         return wrong("keep the run's history (model.history): a list of epoch records with val_accuracy.")
     expected = _final(history, "val_accuracy") < _final(baseline, "val_accuracy")
     lower = boolean_value(lower)
@@ -83,7 +87,11 @@ def _plugin(reported, history):
     if _unanswered(reported) or not reported:
         return missing("register your report plugin, train, and let it append each epoch's validation "
                        "accuracy to reported.")
-    expected = [record.get("val_accuracy") for record in history or []]
+    if _unanswered(history):
+        return missing("keep that run's history (model.history) in history_report.")
+    if not isinstance(history, list):
+        return wrong("keep that run's history (model.history), not the model itself, in history_report.")
+    expected = [record.get("val_accuracy") for record in history]
     if list(reported) == expected:
         return right("your plugin saw every epoch's record. Plugins receive the training state as keywords.")
     if len(reported) != len(expected):
@@ -99,9 +107,12 @@ def _early_stop(model, epochs):
     history = model.history
     if not history or "val_loss" not in history[-1]:
         return wrong("train with a validation set and patience=... so that early stopping watches val_loss.")
-    if model.state.stop_reason is None or len(history) >= epochs:
+    reason = model.state.stop_reason
+    if reason is None:
         return wrong("it ran every epoch: early stopping did not fire. Give it less patience, or make the model "
                      "overfit sooner (fewer images, no dropout, a larger learning rate).")
+    if "has not improved" not in reason:  # EarlyStopping's reason, whichever epoch it fired in
+        return wrong(f"it stopped, but not by early stopping ({reason}).")
     best = min(history, key=lambda r: (math.isnan(r["val_loss"]), r["val_loss"]))["epoch"]  # as EarlyStopping: NaN last
     if model.weights_epoch != best:
         return wrong("the model should hold the best epoch's weights: keep EarlyStopping's restore_best=True.")
