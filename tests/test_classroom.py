@@ -89,9 +89,10 @@ def test_grade_tabulates_the_checks_of_executed_notebooks(tmp_path):
 def test_grade_keeps_one_row_per_submission_and_reads_checks_that_raised(tmp_path):
     """nbgrader's submitted/<student>/<assignment>/ layout gives every student the same file name;
     under grading a check that is not right raises, and its line is in the error output."""
-    for student, outputs in (("alice", [nbformat.v4.new_output("stream", name="stdout", text="✓ Exercise 3.1: right.\n")]),
-                             ("bob", [nbformat.v4.new_output("error", ename="AssertionError", traceback=[],
-                                                             evalue="✗ Exercise 3.1: not yet. Hint: ...")])):
+    printed = nbformat.v4.new_output("stream", name="stdout", text="✓ Exercise 3.1: right.\n")
+    raised = nbformat.v4.new_output("error", ename="AssertionError", evalue="✗ Exercise 3.1: not yet. Hint: ...",
+                                    traceback=[])
+    for student, outputs in (("alice", [printed]), ("bob", [raised])):
         nb = nbformat.v4.new_notebook()
         nb.cells.append(nbformat.v4.new_code_cell('check("3.1", ...)'))
         nb.cells[0].outputs = outputs
@@ -112,7 +113,8 @@ def test_every_check_cell_of_a_student_copy_uses_only_names_that_cells_before_it
     for cell in nbformat.read(copies / teacher_path.name, as_version=4).cells:
         if cell.cell_type != "code":
             continue
-        tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+        code = [line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        tree = ast.parse("\n".join(code))
         if cell.metadata.get("nbgrader", {}).get("grade"):
             used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             assert used <= defined, f"{cell.source.strip()} uses {sorted(used - defined)}, defined only in a solution"

@@ -18,6 +18,9 @@ from cifar_helpers import CLASSES, CNN, AsyncDataLoader, DataSet, batch_to_tenso
 from cifar_helpers.exercises import CHECKS, check
 
 
+STOPPED = "val_loss has not improved for 1 epochs"  # EarlyStopping's reason
+
+
 class Looks:
     """A model whose mirror look puts right, of each class c, the ``fixed[c]`` images its one look got wrong."""
 
@@ -65,7 +68,8 @@ def context(tmp_path_factory):
         return model.evaluate_with_metrics(loader, {"accuracy": classification_accuracy})["accuracy"]
 
     accuracies = {p: accuracy_of(p) for p in (0.0, 0.3)}  # once: each loads a model and evaluates it
-    stopped = SimpleNamespace(history=history(1.0, 0.8, 0.9), weights_epoch=2, state=SimpleNamespace(stop_reason="val_loss has not improved for 1 epochs"))
+    stopped = SimpleNamespace(history=history(1.0, 0.8, 0.9), weights_epoch=2,
+                              state=SimpleNamespace(stop_reason=STOPPED))
     ran_all = SimpleNamespace(history=history(*[1.0 - i / 20 for i in range(15)]), weights_epoch=15,
                               state=SimpleNamespace(stop_reason=None))
     per_class = np.linspace(0.3, 0.9, 10)
@@ -240,7 +244,7 @@ def test_4_6_wants_early_stopping_to_have_fired(capsys):
 def test_4_6_never_takes_a_diverged_epoch_for_the_best(capsys):
     """EarlyStopping skips a NaN validation loss; the check agrees (min() would pick the NaN first epoch)."""
     history = [{"epoch": 1, "val_loss": float("nan")}, {"epoch": 2, "val_loss": 0.8}, {"epoch": 3, "val_loss": 0.9}]
-    stopped = SimpleNamespace(history=history, state=SimpleNamespace(stop_reason="val_loss has not improved for 1 epochs"), weights_epoch=2)
+    stopped = SimpleNamespace(history=history, state=SimpleNamespace(stop_reason=STOPPED), weights_epoch=2)
     check("4.6", model=stopped, epochs=15)
     assert capsys.readouterr().out.startswith("✓ Exercise 4.6: right. it stopped after epoch 3 and kept epoch 2's")
 
