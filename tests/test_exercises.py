@@ -299,8 +299,11 @@ def test_a_stop_in_the_last_epoch_is_still_early_stopping(capsys):
     ("4.5", {"reported": [0.4], "history": SimpleNamespace(history=[])}, "not the model itself"),
     ("1.4", {"seconds": 1.5}, "not of the kind the question asks for"),
     ("3.3", {"zeroed_loss": "2.3026"}, "not of the kind the question asks for"),
+    ("5.4", {"test_accuracy": {0.0: 46.5, 0.3: 44.1}}, "as a fraction, such as 0.46, not as a percentage"),
 ])
-def test_an_answer_of_another_kind_gets_a_hint_not_a_traceback(capsys, name, answers, hint):
+def test_an_answer_of_another_kind_gets_a_hint_not_a_traceback(context, capsys, name, answers, hint):
+    if name == "5.4":
+        answers = {**answers, "run_dir": context.run_dir, "test_loader": context.loader}
     check(name, **answers)
     out = capsys.readouterr().out
     assert out.startswith(f"✗ Exercise {name}: not yet. Hint: ") or out.startswith(f"… Exercise {name}: no answer"), out

@@ -60,6 +60,8 @@ def _dropout_on_test(test_accuracy, run_dir, test_loader):
         return missing("run exercise 4.2 of notebook 4 first: it saves the two short runs' models in run_dir.")
     if _unanswered(test_accuracy) or set(test_accuracy) != set(paths):
         return missing("set test_accuracy to {0.0: ..., 0.3: ...}, each model's accuracy on the test images.")
+    if any(isinstance(value, (int, float)) and value > 1 for value in test_accuracy.values()):
+        return wrong("give each accuracy as a fraction, such as 0.46, not as a percentage.")
     device = next(iter(test_loader))[0].device
     expected = {p: CNN(dropout=p).to(device).load(path).evaluate_with_metrics(
         test_loader, {"accuracy": classification_accuracy})["accuracy"] for p, path in paths.items()}
