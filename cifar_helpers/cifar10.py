@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import parse_bool, whole_number
+from .checks import parse_bool, seed_value, whole_number
 from .cifar10_spec import CLASSES, SPLITS, DataFormatError, DataNotFoundError
 from .image_folders import cache_folder, find_image_folders, load_image_folders
 from .synthetic import make_synthetic_cifar10
@@ -68,7 +68,7 @@ def load_cifar10(split="train", root="data", source="auto", download=True, subse
         raise ValueError(f"source={source!r} is unknown: use one of {', '.join(map(repr, SOURCES))}.")
     if subset is not None:
         subset = whole_number(subset, "subset", 10000)
-    seed = whole_number(seed, "seed", 0, minimum=0)
+    seed = seed_value(seed)
     download = parse_bool(download, "download")  # "false" from papermill means False
     root = Path(root).expanduser()
 

@@ -82,7 +82,7 @@ class DataSet:
         if not 0 < n_first < self.num_samples:
             raise ValueError(f"ratio={ratio} of {self.num_samples} samples leaves one part empty; "
                              "use more data or another ratio.")
-        order = np.random.default_rng(whole_number(seed, "seed", 0, minimum=0)).permutation(self.num_samples)
+        order = np.random.default_rng(seed_value(seed)).permutation(self.num_samples)
         first, second = np.sort(order[:n_first]), np.sort(order[n_first:])
         return (DataSet(self._take(first), self.batch_size, self.shuffle, self.drop_last, seed=self.seed),
                 DataSet(self._take(second), self.batch_size, shuffle=False, drop_last=False))

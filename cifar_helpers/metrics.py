@@ -1,5 +1,7 @@
 """Classification metrics, vectorised: accuracy, confusion matrix, per-class accuracy."""
 
+import math
+
 import torch
 
 
@@ -55,6 +57,13 @@ def confusion_matrix(predicted, expected, num_classes=10):
                              f"num_classes={int(labels.max()) + 1} or check the labels.")
     counts = torch.bincount(expected * num_classes + predicted, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes)
+
+
+def lowest_record(history, key="val_loss"):
+    """The epoch record with the lowest ``key`` that is a number (NaN is never the best, as in
+    `EarlyStopping`), or None when there is none."""
+    numbers = [record for record in history if not math.isnan(record.get(key, math.nan))]
+    return min(numbers, key=lambda record: record[key]) if numbers else None
 
 
 def per_class_accuracy(matrix):

@@ -151,7 +151,8 @@ class Model(nn.Module):
                 loss.backward()
                 self._fire("before_step")
                 optimizer.step()
-                self.weights_epoch = None  # partway through this epoch, until it finishes
+                if seen == 0:
+                    self.weights_epoch = None  # partway through this epoch, until it finishes
                 n = _batch_size(batch)
                 loss_sum = loss.detach() * n + loss_sum  # stays on the device: no wait for the GPU per batch
                 seen += n

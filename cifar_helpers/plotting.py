@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .checks import parse_bool
+from .metrics import lowest_record
 from .transforms import to_images
 
 
@@ -75,9 +76,9 @@ def plot_history(history, figure=None):
                      label=key.replace("_", " ").replace("val", "validation"))
         axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
         axes[1].legend()
-    numbers = [r for r in history if not math.isnan(r.get("val_loss", math.nan))]  # NaN is never best
-    if history and all("val_loss" in r for r in history) and numbers:
-        best = min(numbers, key=lambda r: r["val_loss"])["epoch"]
+    lowest = lowest_record(history)
+    if history and all("val_loss" in r for r in history) and lowest is not None:
+        best = lowest["epoch"]
         for ax in axes:
             ax.axvline(best, color="gray", linestyle=":", label=f"lowest validation loss (epoch {best})")
             ax.legend()

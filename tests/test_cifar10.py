@@ -107,6 +107,7 @@ def test_synthetic_is_deterministic_and_splits_differ():
 
 
 def test_subset_size_and_seed():
+    assert len(load_cifar10("train", source="synthetic", subset=100, seed=None, verbose=False).labels) == 100
     a = load_cifar10("train", source="synthetic", subset=100, seed=1, verbose=False)
     again = load_cifar10("train", source="synthetic", subset=100, seed=1, verbose=False)
     other = load_cifar10("train", source="synthetic", subset=100, seed=2, verbose=False)

@@ -165,3 +165,8 @@ def test_bad_seed_is_named(seed):
         make(10, batch_size=4, seed=seed)
     with pytest.raises(ValueError, match=r"^seed=.* must be a whole number >= 0"):
         make(10, batch_size=4).split(0.5, seed=seed)
+
+
+def test_no_seed_means_a_fresh_draw():
+    first, second = make(10, batch_size=4).split(0.5, seed=None)
+    assert sorted(np.concatenate([first.data[0][:, 0, 0, 0], second.data[0][:, 0, 0, 0]]).tolist()) == list(range(10))

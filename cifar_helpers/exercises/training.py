@@ -1,8 +1,7 @@
 """The checks of notebook 4. Training."""
 
-import math
-
 from ..checks import boolean_value
+from ..metrics import lowest_record
 from . import _final, _unanswered, exercise, missing, right, wrong
 
 
@@ -113,7 +112,7 @@ def _early_stop(model, epochs):
                      "overfit sooner (fewer images, no dropout, a larger learning rate).")
     if "has not improved" not in reason:  # EarlyStopping's reason, whichever epoch it fired in
         return wrong(f"it stopped, but not by early stopping ({reason}).")
-    best = min(history, key=lambda r: (math.isnan(r["val_loss"]), r["val_loss"]))["epoch"]  # as EarlyStopping: NaN last
+    best = (lowest_record(history) or {}).get("epoch")
     if model.weights_epoch != best:
         return wrong("the model should hold the best epoch's weights: keep EarlyStopping's restore_best=True.")
     return right(f"it stopped after epoch {len(history)} and kept epoch {best}'s weights, where the validation "
