@@ -1,15 +1,17 @@
-"""What a CPU (or GPU) does per second with notebook 6's FastNet: batch size, memory layout, frozen first layer, widths.
+"""What a CPU (or GPU) does per second with notebook 6's FastNet: number format, batch, layout, frozen layer, widths.
 
-    python benchmarks/bench_fast_net.py [--widths 32,96,192] [--compare 16,64,256 64,256,256] [--seconds 6] [--cuda]
+    python benchmarks/bench_fast_net.py [--widths 64,256,256] [--compare 16,64,256 64,256,256] [--seconds 6] [--cuda]
                                         [--compile] [--loader-batch 500]
 
 One training step as notebook 6 takes it (forward, backward, a Muon step for the filters and SGD
 for the rest) on random images, for several settings; each is timed for about ``--seconds``
 after a warm-up, in rounds that alternate the settings so that a machine whose speed drifts
 skews them alike. The script prints images/s for each (median over rounds) and its ratio to the
-reference: batch 500, channels_last, whitening bias frozen (notebook 6's setting after the first
-epoch). A second table compares the ``--compare`` widths with ``--widths`` at that setting, with
-the multiply-adds of one image's forward pass (on a 2-core CPU the speeds follow them closely).
+reference: notebook 6's setting after the first epoch on this machine (bfloat16 where that is fast,
+`fast_bfloat16`, batch 500, channels_last, whitening bias frozen); the other number format is one
+of the variants. ``--widths`` defaults to notebook 6's choice for the device. A second table
+compares the ``--compare`` widths with ``--widths`` at that setting, with the multiply-adds of one
+image's forward pass (in float32 on a 2-core CPU the speeds follow them closely; in bfloat16 less so).
 ``--compile`` adds the reference under ``torch.compile`` to the first table, with the time
 compiling took (on the project's 2-core CPU it did not pay; tools/gpu_check.sh asks on a GPU).
 A third table times notebook 6's training loader on its own (shuffled batches of ``--loader-batch``,
@@ -27,19 +29,22 @@ import time
 import torch
 import torch.nn.functional as F
 
-from cifar_helpers import DataSet, FastNet, Muon, RandomCrop, RandomFlip, batch_to_tensors
+from cifar_helpers import DataSet, FastNet, Muon, RandomCrop, RandomFlip, batch_to_tensors, default_widths
+from cifar_helpers.fast_net import fast_bfloat16
 from cifar_helpers.checks import argument_type, whole_number
 from cifar_helpers.parameters import check_widths
 
 
-def make_step(widths, batch_size, channels_last, frozen_bias, device, compile_backend=None):
+def make_step(widths, batch_size, channels_last, frozen_bias, device, bfloat16=None, compile_backend=None):
     """A function doing one training step of a fresh FastNet on a fixed random batch.
+
+    bfloat16: FastNet's (None: where the device computes it fast).
 
     compile_backend: None, or a torch.compile backend ("inductor", its default) for the forward
     and backward passes; the first step then compiles.
     """
     torch.manual_seed(0)
-    model = FastNet(widths).whiten(torch.randn(500, 3, 32, 32)).to(device)
+    model = FastNet(widths, bfloat16=bfloat16).whiten(torch.randn(500, 3, 32, 32)).to(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     model.patches.bias.requires_grad_(not frozen_bias)
@@ -125,11 +130,13 @@ def loader_images_per_second(images, labels, batch_size, device, seconds):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--widths", type=argument_type(check_widths), default=(32, 96, 192),
-                        help="FastNet's widths (default notebook 6's, 32,96,192)")
+    parser.add_argument("--widths", type=argument_type(check_widths),
+                        help="FastNet's widths (default notebook 6's for the device: 64,256,256 where bfloat16 is "
+                             "fast, else 32,96,192)")
     parser.add_argument("--compare", type=argument_type(check_widths), nargs="*",
-                        default=[(16, 64, 256), (24, 64, 256), (64, 256, 256)],
-                        help="other widths to time against --widths (default 16,64,256 24,64,256 64,256,256)")
+                        default=[(16, 64, 256), (32, 96, 192), (48, 192, 192), (64, 256, 256)],
+                        help="other widths to time against --widths (default 16,64,256 32,96,192 48,192,192 "
+                             "64,256,256)")
     parser.add_argument("--seconds", type=float, default=6.0, help="timing per setting and round (default 6)")
     parser.add_argument("--loader-batch", type=argument_type(whole_number, "--loader-batch", 500), default=500,
                         help="batch size of the loader's timing (default 500, notebook 6's; 2000 on a GPU)")
@@ -142,21 +149,24 @@ def parse_args(argv=None):
 
 def main():
     args = parse_args()
-    widths = args.widths
     device = torch.device("cuda" if args.cuda else "cpu")
-    reference = (widths, 500, True, True)  # (widths, batch size, channels_last, whitening bias frozen)
-    variants = [reference, (widths, 500, True, False), (widths, 500, False, True), (widths, 125, True, True),
-                (widths, 250, True, True), (widths, 1000, True, True)]
-    compared = [reference] + [(other, 500, True, True) for other in args.compare if other != widths]
+    bf16 = fast_bfloat16(device)
+    widths = args.widths or default_widths(bf16)
+    # (widths, batch size, channels_last, whitening bias frozen, bfloat16)
+    reference = (widths, 500, True, True, bf16)
+    variants = [reference, (widths, 500, True, True, not bf16), (widths, 500, True, False, bf16),
+                (widths, 500, False, True, bf16), (widths, 125, True, True, bf16), (widths, 250, True, True, bf16),
+                (widths, 1000, True, True, bf16)]
+    compared = [reference] + [(other, 500, True, True, bf16) for other in args.compare if other != widths]
     settings = variants + compared[1:]
-    steps = {setting: make_step(*setting, device) for setting in settings}
+    steps = {setting: make_step(*setting[:4], device, bfloat16=setting[4]) for setting in settings}
     speeds = {setting: [] for setting in settings}
     for _ in range(args.rounds):
         for setting in settings:
             speeds[setting].append(images_per_second(steps[setting], setting[1], args.seconds))
     speed = {setting: statistics.median(values) for setting, values in speeds.items()}
     if args.compile:  # after the others, so that compiling's threads do not skew them
-        compiled = make_step(*reference, device, compile_backend="inductor")
+        compiled = make_step(*reference[:4], device, bfloat16=bf16, compile_backend="inductor")
         started = time.perf_counter()
         compiled()
         compile_seconds = time.perf_counter() - started
@@ -164,17 +174,19 @@ def main():
                                            for _ in range(args.rounds))
 
     def show(name, setting):
-        print(f"  {name:<58} {speed[setting]:8.0f}   ratio to reference {speed[setting] / speed[reference]:.2f}")
+        print(f"  {name:<62} {speed[setting]:8.0f}   ratio to reference {speed[setting] / speed[reference]:.2f}")
 
     print(f"FastNet{widths} on {device} ({torch.get_num_threads()} threads), a training step, images/s:")
     for setting in variants:
-        _, batch_size, channels_last, frozen_bias = setting
-        show(f"batch {batch_size:>4}, {'channels_last' if channels_last else 'contiguous':<13}, "
+        _, batch_size, channels_last, frozen_bias, bfloat16 = setting
+        show(f"{'bfloat16' if bfloat16 else 'float32':<8}, batch {batch_size:>4}, "
+             f"{'channels_last' if channels_last else 'contiguous':<13}, "
              f"whitening bias {'frozen' if frozen_bias else 'learning'}", setting)
     if args.compile:
-        print(f"  {f'the reference under torch.compile ({compile_seconds:.0f} s to compile)':<58} "
+        print(f"  {f'the reference under torch.compile ({compile_seconds:.0f} s to compile)':<62} "
               f"{compiled_speed:8.0f}   ratio to reference {compiled_speed / speed[reference]:.2f}")
-    print("Widths at batch 500, channels_last, whitening bias frozen (multiply-adds per image, forward):")
+    print(f"Widths in {'bfloat16' if bf16 else 'float32'}, batch 500, channels_last, whitening bias frozen "
+          "(multiply-adds per image, forward):")
     for setting in compared:
         show(f"FastNet{setting[0]}, {multiply_adds(steps[setting].model) / 1e6:5.1f} M multiply-adds", setting)
 
@@ -184,9 +196,9 @@ def main():
     host = loader_images_per_second(images.numpy(), labels.numpy(), args.loader_batch, device, args.seconds)
     kept = loader_images_per_second(images.to(device), labels.to(device), args.loader_batch, device, args.seconds)
     print(f"The training loader alone (mirror, shift, to tensors on {device}), batch {args.loader_batch}, images/s:")
-    print(f"  {'images in host memory (numpy), as on a CPU':<58} {host:8.0f}   ratio to the reference step "
+    print(f"  {'images in host memory (numpy), as on a CPU':<62} {host:8.0f}   ratio to the reference step "
           f"{host / speed[reference]:.2f}")
-    print(f"  {'images kept on ' + str(device) + ' (tensors), as notebook 6 on a GPU':<58} {kept:8.0f}   "
+    print(f"  {'images kept on ' + str(device) + ' (tensors), as notebook 6 on a GPU':<62} {kept:8.0f}   "
           f"ratio to the reference step {kept / speed[reference]:.2f}")
 
 

@@ -1,8 +1,9 @@
 """cifar_helpers: the small library under the CIFAR-10 lesson.
 
 Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images, RandomFlip, RandomCrop.
-Model: Model, StopTraining, CNN, FastNet, FastDropout; the optimizer Muon. Plugins: PluginInterface, EarlyStopping,
-ProgressBar, Logger, Evaluator, LivePlot. Metrics and plotting helpers; select_device, set_seed, notebook_setup.
+Model: Model, StopTraining, CNN, FastNet (default_widths, fast_bfloat16), FastDropout; the optimizer Muon.
+Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger, Evaluator, LivePlot. Metrics and plotting helpers;
+select_device, set_seed, notebook_setup.
 """
 
 from .async_loader import AsyncDataLoader
@@ -13,7 +14,7 @@ from .cnn import CNN
 from .dataset import DataSet
 from .device import select_device
 from .dropout import FastDropout
-from .fast_net import FastNet
+from .fast_net import FastNet, default_widths, fast_bfloat16
 from .events import EVENTS, PluginInterface, StopTraining, TrainingState
 from .metrics import accuracy, classification_accuracy, confusion_matrix, most_confused, per_class_accuracy
 from .model import Model
@@ -31,7 +32,7 @@ __version__ = "0.2.0"
 __all__ = [
     "AsyncDataLoader", "RandomCrop", "RandomFlip", "mirror_batch", "shift_batch", "parse_bool",
     "CLASSES", "SOURCES", "DataFormatError", "DataNotFoundError", "Split", "as_torchvision_dataset", "load_cifar10",
-    "CNN", "FastNet", "DataSet", "select_device", "FastDropout",
+    "CNN", "FastNet", "default_widths", "fast_bfloat16", "DataSet", "select_device", "FastDropout",
     "EVENTS", "PluginInterface", "StopTraining", "TrainingState",
     "accuracy", "classification_accuracy", "confusion_matrix", "most_confused", "per_class_accuracy",
     "Model", "Muon", "check_parameters", "plot_class_counts", "plot_confusion_matrix", "plot_history",

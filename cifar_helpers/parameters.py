@@ -64,7 +64,8 @@ RULES = {
     "dropout": lambda v, n: real_number(v, n, 0.3, low=0, high=1, high_open=True),
     "validation_fraction": lambda v, n: real_number(v, n, 0.1, low=0, high=1, low_open=True, high_open=True),
     "label_smoothing": lambda v, n: real_number(v, n, 0.2, low=0, high=1, high_open=True),
-    "widths": check_widths,
+    "widths": _optional(check_widths),
+    "bfloat16": _optional(parse_bool),
 }
 
 

@@ -54,7 +54,10 @@ OPTIONS = {
     "--fast-epochs": ("epochs", "notebook 06: epochs of its full run (default 10)", FAST_TRACK),
     "--ablation-epochs": ("ablation_epochs", "notebook 06: epochs of each short run, 0 to skip them (default 2)",
                           FAST_TRACK),
-    "--widths": ("widths", "notebook 06: channels of its three stages, such as 32,96,192", FAST_TRACK),
+    "--widths": ("widths", "notebook 06: channels of its three stages, such as 32,96,192 (default 64,256,256 where "
+                           "bfloat16 is fast, else 32,96,192)", FAST_TRACK),
+    "--bfloat16": ("bfloat16", "notebook 06: compute in bfloat16, true or false (default: where the hardware does "
+                               "that fast, a recent GPU or a CPU with AMX)", FAST_TRACK),
     "--fast-batch-size": ("batch_size", "notebook 06: batch size (default 500)", FAST_TRACK),
     "--fast-learning-rate": ("learning_rate",
                              "notebook 06: Muon's learning rate (default 0.12; 0.24 for 3 epochs or less)", FAST_TRACK),

@@ -53,9 +53,17 @@ def test_widths_that_are_not_three_positive_counts_stop_with_the_option_named(te
     assert "argument --compare:" in error and "such as" in error  # the option, and an example of good widths
 
 
-def test_widths_options_read_text_as_tuples_and_default_to_notebook_6s():
+def test_widths_options_read_text_as_tuples_and_leave_the_default_to_the_device():
     args = bench.parse_args(["--compare", "16,64,256", "24,64,256"])
-    assert args.widths == (32, 96, 192) and args.compare == [(16, 64, 256), (24, 64, 256)]
+    assert args.widths is None and args.compare == [(16, 64, 256), (24, 64, 256)]  # main: default_widths
+    assert bench.parse_args(["--widths", "8,16,16"]).widths == (8, 16, 16)
+
+
+@pytest.mark.parametrize("bfloat16", [True, False, None])
+def test_the_step_computes_in_the_number_format_asked_for(bfloat16):
+    step = bench.make_step((8, 16, 16), 4, channels_last=True, frozen_bias=True, device=torch.device("cpu"),
+                           bfloat16=bfloat16)
+    assert step.model.bfloat16 is bfloat16  # None: FastNet decides by the hardware, as in notebook 6
 
 
 @pytest.mark.parametrize("kept_as_tensors", [False, True])

@@ -79,6 +79,7 @@ def test_check_parameters_reads_papermills_text_and_keeps_other_names():
     ("patience", 0, r"patience=0 must be a positive whole number"),
     ("epochs", "ten", r"epochs='ten' must be a positive whole number"),
     ("ablation_epochs", -1, r"ablation_epochs=-1 must be a whole number >= 0"),
+    ("bfloat16", "sometimes", r"bfloat16='sometimes' is not a yes/no value"),
 ])
 def test_check_parameters_names_the_notebook_parameter(name, value, message):
     with pytest.raises(ValueError, match=message):
@@ -88,6 +89,7 @@ def test_check_parameters_names_the_notebook_parameter(name, value, message):
 @pytest.mark.parametrize("name, value, expected", [
     ("seed", 0, 0), ("seed", "7", 7), ("patience", "5", 5), ("ablation_epochs", 0, 0), ("batch_size", "500", 500),
     ("label_smoothing", 0, 0.0), ("dropout", "0", 0.0),
+    ("widths", None, None), ("widths", "None", None), ("bfloat16", None, None), ("bfloat16", "false", False),
 ])
 def test_check_parameters_accepts_the_edge_values_the_lessons_use(name, value, expected):
     assert check_parameters({name: value}) == {name: expected}

@@ -77,3 +77,49 @@ def test_each_conv_starts_as_identity_on_its_first_channels():
     conv = model.stages[1][0]  # 8 -> 16 channels
     x = torch.randn(2, 8, 6, 6)
     assert torch.allclose(conv(x)[:, :8], x, atol=1e-6)
+
+
+@pytest.mark.parametrize("bfloat16, dtype", [(True, torch.bfloat16), (False, torch.float32), ("false", torch.float32)])
+def test_bfloat16_decides_the_number_format_of_the_convolutions(bfloat16, dtype):
+    model = FastNet(widths=(8, 16, 16), bfloat16=bfloat16).eval()
+    seen = []
+    model.stages[0][0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    scores = model((torch.randn(3, 3, 32, 32), None))
+    assert seen == [dtype] and scores.dtype == torch.float32  # the scores come back in float32 either way
+
+
+def test_bfloat16_none_follows_the_hardware(monkeypatch):
+    import cifar_helpers.fast_net as fast_net
+    model = FastNet(widths=(8, 16, 16)).eval()
+    seen = []
+    model.stages[0][0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    for fast in (True, False):
+        monkeypatch.setattr(fast_net, "fast_bfloat16", lambda device, fast=fast: fast)
+        model((torch.randn(2, 3, 32, 32), None))
+    assert seen == [torch.bfloat16, torch.float32]
+
+
+def test_fast_bfloat16_means_a_gpu_or_a_cpu_with_amx(monkeypatch):
+    from cifar_helpers.fast_net import fast_bfloat16
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for native in (True, False):  # Ampere or later; a T4 only emulates bfloat16
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported",
+                            lambda including_emulation=True, n=native: n or including_emulation)
+        assert fast_bfloat16("cuda") == native
+    assert not fast_bfloat16("meta")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert not fast_bfloat16("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert fast_bfloat16(torch.device("cpu"))
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a PyTorch without the (private) check
+    assert not fast_bfloat16("cpu")
+
+
+def test_a_bad_bfloat16_is_refused_by_name():
+    with pytest.raises(ValueError, match="bfloat16="):
+        FastNet(widths=(8, 16, 16), bfloat16="sometimes")
+
+
+def test_default_widths_are_airbench94s_where_bfloat16_is_fast_and_narrower_elsewhere():
+    from cifar_helpers import default_widths
+    assert default_widths(True) == (64, 256, 256) and default_widths(False) == (32, 96, 192)

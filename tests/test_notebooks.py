@@ -174,7 +174,7 @@ def test_runner_knows_every_parameter_the_notebooks_declare():
                            "--dropout", "0.1", "--patience", "2", "--seed", "1", "--out", "o",
                            "--no-flips", "--no-mirror", "--fast-epochs", "2", "--widths", "8,16,16",
                            "--ablation-epochs", "0", "--fast-batch-size", "32", "--fast-learning-rate", "0.05",
-                           "--exercise-epochs", "1"])
+                           "--exercise-epochs", "1", "--bfloat16", "false"])
     assert args.random_flips is False and args.mirror is False and args.widths == (8, 16, 16)
     assert run.parse_args([]).random_flips is None  # not given: the notebook's own default
     for path in NOTEBOOKS:
@@ -184,6 +184,7 @@ def test_runner_knows_every_parameter_the_notebooks_declare():
     fourth, sixth = (run.lesson_parameters(args, Path("o"), n) for n in ("04", "06"))
     assert (fourth["batch_size"], fourth["learning_rate"]) == (8, 0.1)
     assert (sixth["batch_size"], sixth["learning_rate"], sixth["epochs"]) == (32, 0.05, 2)
+    assert sixth["bfloat16"] is False and "bfloat16" not in fourth  # "false" read as False, for notebook 6 only
 
 
 def test_runner_passes_each_notebook_only_what_it_declares(monkeypatch, tmp_path):
