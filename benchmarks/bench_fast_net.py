@@ -29,8 +29,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from cifar_helpers import DataSet, FastNet, Muon, RandomCrop, RandomFlip, batch_to_tensors, default_widths
-from cifar_helpers.fast_net import fast_bfloat16
+from cifar_helpers import (DataSet, FastNet, Muon, RandomCrop, RandomFlip, batch_to_tensors, default_widths,
+                           fast_bfloat16)
 from cifar_helpers.checks import argument_type, whole_number
 from cifar_helpers.parameters import check_widths
 

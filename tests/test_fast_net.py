@@ -115,6 +115,13 @@ def test_fast_bfloat16_means_a_gpu_or_a_cpu_with_amx(monkeypatch):
     assert not fast_bfloat16("cpu")
 
 
+def test_a_device_autocast_does_not_know_still_runs_in_float32():
+    model = FastNet(widths=(8, 16, 16), bfloat16=False).to("meta")  # autocast refuses "meta" even when disabled
+    assert model((torch.empty(2, 3, 32, 32, device="meta"), None)).shape == (2, 10)
+    model = FastNet(widths=(8, 16, 16)).to("meta")  # None: fast_bfloat16("meta") is False
+    assert model((torch.empty(1, 3, 32, 32, device="meta"), None)).shape == (1, 10)
+
+
 def test_a_bad_bfloat16_is_refused_by_name():
     with pytest.raises(ValueError, match="bfloat16="):
         FastNet(widths=(8, 16, 16), bfloat16="sometimes")
