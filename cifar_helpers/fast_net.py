@@ -16,9 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import parse_bool
 from .model import Model
-from .parameters import check_widths
+from .parameters import RULES, check_widths
 
 
 def fast_bfloat16(device):
@@ -81,7 +80,7 @@ class FastNet(Model):
         super().__init__()
         widths = check_widths(widths)
         self.label_smoothing = label_smoothing
-        self.bfloat16 = None if bfloat16 is None or bfloat16 == "None" else parse_bool(bfloat16, "bfloat16")
+        self.bfloat16 = RULES["bfloat16"](bfloat16, "bfloat16")  # the notebook parameter's rule: None, or a yes/no
         self.patches = nn.Conv2d(3, 24, kernel_size=2)          # 3x32x32 -> 24x31x31: 2x2 patches
         self.stages = nn.Sequential(conv_group(24, widths[0]),  # -> widths[0] x 15 x 15
                                     conv_group(widths[0], widths[1]),  # -> widths[1] x 7 x 7
