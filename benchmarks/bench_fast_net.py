@@ -15,7 +15,7 @@ image's forward pass (in float32 on a 2-core CPU the speeds follow them closely;
 ``--compile`` adds the reference under ``torch.compile`` to the first table, with the time
 compiling took (on the project's 2-core CPU it did not pay; tools/gpu_check.sh asks on a GPU).
 A third table times notebook 6's training loader on its own (shuffled batches of ``--loader-batch``,
-mirrored, shifted and made tensors on the device), with the images in host memory as numpy
+mirrored every other epoch, shifted and made tensors on the device), with the images in host memory as numpy
 arrays and, as notebook 6 keeps them on a GPU, as tensors on the device: the training keeps
 pace only where the loader prepares more images per second than a training step takes.
 Run it with nothing else busy: on 2 cores a second process skews every figure, and a virtual
@@ -29,7 +29,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from cifar_helpers import (DataSet, FastNet, Muon, RandomCrop, RandomFlip, batch_to_tensors, default_widths,
+from cifar_helpers import (AlternatingFlip, DataSet, FastNet, Muon, RandomCrop, batch_to_tensors, default_widths,
                            fast_bfloat16)
 from cifar_helpers.checks import argument_type, whole_number
 from cifar_helpers.parameters import check_widths
@@ -106,13 +106,14 @@ def images_per_second(step, batch_size, seconds):
 
 def loader_images_per_second(images, labels, batch_size, device, seconds):
     """Images/s that notebook 6's training loader prepares from ``images`` (numpy, or tensors on ``device``)."""
-    data = DataSet([images, labels], batch_size=batch_size, shuffle=True, drop_last=True, seed=0)
-    flip, crop = RandomFlip(seed=0), RandomCrop(pad=2, seed=0)
+    data = AlternatingFlip(DataSet([images, labels], batch_size=batch_size, shuffle=True, drop_last=True, seed=0),
+                           seed=0)
+    crop = RandomCrop(pad=2, seed=0)
 
     def batches():
         while True:
-            for batch in data:
-                yield batch_to_tensors(crop(flip(batch)), device)
+            for batch in data:  # epochs alternate: as it is, then every image mirrored
+                yield batch_to_tensors(crop(batch), device)
 
     def synchronize():
         if device.type == "cuda":
@@ -195,7 +196,8 @@ def main():
     labels = torch.randint(0, 10, (len(images),), generator=generator)
     host = loader_images_per_second(images.numpy(), labels.numpy(), args.loader_batch, device, args.seconds)
     kept = loader_images_per_second(images.to(device), labels.to(device), args.loader_batch, device, args.seconds)
-    print(f"The training loader alone (mirror, shift, to tensors on {device}), batch {args.loader_batch}, images/s:")
+    print(f"The training loader alone (mirror every other epoch, shift, to tensors on {device}), "
+          f"batch {args.loader_batch}, images/s:")
     print(f"  {'images in host memory (numpy), as on a CPU':<62} {host:8.0f}   ratio to the reference step "
           f"{host / speed[reference]:.2f}")
     print(f"  {'images kept on ' + str(device) + ' (tensors), as notebook 6 on a GPU':<62} {kept:8.0f}   "

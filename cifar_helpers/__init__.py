@@ -1,13 +1,14 @@
 """cifar_helpers: the small library under the CIFAR-10 lesson.
 
-Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images, RandomFlip, RandomCrop.
+Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images, RandomFlip, RandomCrop,
+AlternatingFlip.
 Model: Model, StopTraining, CNN, FastNet (default_widths, fast_bfloat16), FastDropout; the optimizer Muon.
 Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger, Evaluator, LivePlot. Metrics and plotting helpers;
 select_device, set_seed, notebook_setup.
 """
 
 from .async_loader import AsyncDataLoader
-from .augment import RandomCrop, RandomFlip, mirror_batch, shift_batch
+from .augment import AlternatingFlip, RandomCrop, RandomFlip, mirror_batch, shift_batch
 from .checks import parse_bool
 from .cifar10 import CLASSES, SOURCES, DataFormatError, DataNotFoundError, Split, as_torchvision_dataset, load_cifar10
 from .cnn import CNN
@@ -30,7 +31,7 @@ from .transforms import CIFAR10_MEAN, CIFAR10_STD, batch_to_tensors, to_images
 __version__ = "0.2.0"
 
 __all__ = [
-    "AsyncDataLoader", "RandomCrop", "RandomFlip", "mirror_batch", "shift_batch", "parse_bool",
+    "AsyncDataLoader", "AlternatingFlip", "RandomCrop", "RandomFlip", "mirror_batch", "shift_batch", "parse_bool",
     "CLASSES", "SOURCES", "DataFormatError", "DataNotFoundError", "Split", "as_torchvision_dataset", "load_cifar10",
     "CNN", "FastNet", "default_widths", "fast_bfloat16", "DataSet", "select_device", "FastDropout",
     "EVENTS", "PluginInterface", "StopTraining", "TrainingState",

@@ -11,6 +11,10 @@ has not seen; the same horse two pixels further left is one too. Standard for CI
   draw from their own seeded generator, so a seeded run repeats exactly. They take numpy arrays
   or torch uint8 tensors on any device: on a GPU the training images can stay there (notebook 6),
   and the same seed mirrors and shifts them exactly as it does the numpy arrays.
+* `AlternatingFlip` (training, notebook 6): wraps a `DataSet` so that a random half of the images
+  is mirrored in the first epoch and every image the other way round in each epoch after, as
+  airbench does. `RandomFlip` draws afresh each epoch, so half the time an image looks the same
+  in two epochs running; here any two epochs running show every image both ways.
 * `mirror_batch`, `shift_batch` (testing): the mirror, or a shifted copy, of a batch of float
   tensors (N, C, H, W). ``Model.evaluate_with_metrics(..., mirror=True)`` runs the network on
   an image and its mirror and averages the two outputs ("test-time augmentation").
@@ -20,6 +24,7 @@ import numpy as np
 import torch
 
 from .checks import batch_inputs, real_number, seed_value, whole_number
+from .dataset import DataSet
 
 
 class RandomFlip:
@@ -70,6 +75,54 @@ class RandomCrop:
 
     def __repr__(self):
         return f"RandomCrop(pad={self.pad})"
+
+
+class AlternatingFlip:
+    """A `DataSet` of (images, labels, ...) whose images are mirrored in every other epoch.
+
+    >>> batches = AlternatingFlip(DataSet([images, labels], batch_size=500, drop_last=True), seed=0)
+    >>> loader = AsyncDataLoader(batches, on_batch_loaded=lambda batch: batch_to_tensors(crop(batch)))
+
+    A half of the images drawn from ``seed`` is mirrored once, in a copy (the dataset's own
+    arrays stay as they are); the first epoch (and every odd-numbered one: 1st, 3rd, ...) shows
+    that copy, and the epochs in between show all of it mirrored. So each image is seen both ways
+    in any two epochs running, and at random which way first. The batches come in the dataset's
+    order from its ``seed`` (as ``dataset.restarted()`` would give them), with its batch size.
+    Iterating again starts the next epoch: give each training run a new `AlternatingFlip`.
+    """
+
+    def __init__(self, dataset, seed=None):
+        if not isinstance(dataset, DataSet):
+            raise TypeError(f"AlternatingFlip wants a DataSet of (images, labels, ...), got {type(dataset).__name__}: "
+                            "wrap the arrays first, AlternatingFlip(DataSet([images, labels], batch_size=...)).")
+        images, *rest = dataset.data
+        (half_mirrored,) = RandomFlip(seed=seed)((_images(images, "AlternatingFlip"),))
+        self.dataset = DataSet([half_mirrored, *rest], dataset.batch_size, dataset.shuffle, dataset.drop_last,
+                               seed=dataset.seed)
+        self.epochs_started = 0
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return len(self.dataset)
+
+    def __iter__(self):
+        mirror = self.epochs_started % 2 == 1  # decided now, not when the first batch is asked for
+        self.epochs_started += 1
+        return self._batches(mirror)
+
+    def _batches(self, mirror):
+        for images, *rest in self.dataset:
+            yield (_mirrored(images) if mirror else images, *rest)
+
+    def __repr__(self):
+        return f"AlternatingFlip({self.dataset!r})"
+
+
+def _mirrored(images):
+    """uint8 images (N, H, W, C), each mirrored left to right, as a new contiguous array or tensor."""
+    if isinstance(images, torch.Tensor):
+        return images.flip(2)
+    return np.ascontiguousarray(images[:, :, ::-1])
 
 
 def _images(images, name):

@@ -189,3 +189,78 @@ def test_augmenters_refuse_channels_first_tensors_and_keep_the_batch_type(augmen
 def test_augmenters_refuse_a_bad_seed_by_name(augment, seed):
     with pytest.raises(ValueError, match=r"^seed=.* must be a whole number >= 0"):
         augment(seed=seed)
+
+
+# --- AlternatingFlip: every other epoch mirrored (notebook 6) ----------------------------------------
+
+
+def _ways_seen(images, epoch_batches):
+    """For each epoch, an array: 1 where image i (found by its id in the batch's second array) came mirrored."""
+    ways = []
+    for batches in epoch_batches:
+        mirrored = np.full(len(images), -1)
+        for batch_images, ids in batches:
+            batch_images = batch_images.numpy() if isinstance(batch_images, torch.Tensor) else batch_images
+            for image, i in zip(batch_images, np.asarray(ids)):
+                if np.array_equal(image, images[i]):
+                    mirrored[i] = 0
+                elif np.array_equal(image, images[i][:, ::-1]):
+                    mirrored[i] = 1
+        ways.append(mirrored)
+    return ways
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_alternating_flip_shows_every_image_both_ways_in_any_two_epochs_running(batch, as_tensor):
+    from cifar_helpers import AlternatingFlip, DataSet
+
+    images = batch[0]
+    before = images.copy()
+    ids = np.arange(len(images))
+    stored = torch.from_numpy(images.copy()) if as_tensor else images
+    flips = AlternatingFlip(DataSet([stored, ids], batch_size=32, shuffle=True, seed=5), seed=1)
+    assert len(flips) == 7
+    epochs = [list(flips) for _ in range(4)]
+    ways = _ways_seen(images, epochs)
+    assert all((w >= 0).all() for w in ways), "every image is seen each epoch, itself or its mirror"
+    assert 70 <= ways[0].sum() <= 130, "about half of 200 mirrored in the first epoch"
+    for earlier, later in zip(ways, ways[1:]):
+        assert np.array_equal(later, 1 - earlier), "the other way round from the epoch before"
+    assert np.array_equal(ways[2], ways[0])
+    assert all(isinstance(b[0], torch.Tensor) == as_tensor for b in epochs[1])
+    assert np.array_equal(images, before) and np.array_equal(np.asarray(stored), before), "the caller's images stay"
+
+
+def test_alternating_flip_keeps_the_datasets_order_and_draws_the_half_from_its_seed(batch):
+    from cifar_helpers import AlternatingFlip, DataSet
+
+    images, labels = batch
+    data = DataSet([images, labels], batch_size=50, shuffle=True, drop_last=True, seed=9)
+    first = [labels_batch for _, labels_batch in AlternatingFlip(data, seed=0)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, [y for _, y in data.restarted()]))
+    again = [x for x, _ in AlternatingFlip(data, seed=0)]
+    assert all(np.array_equal(a, b) for a, b in zip(again, [x for x, _ in AlternatingFlip(data, seed=0)]))
+    assert not all(np.array_equal(a, b) for a, b in zip(again, [x for x, _ in AlternatingFlip(data, seed=1)]))
+
+
+def test_alternating_flip_through_the_background_loader_alternates_epoch_by_epoch(batch):
+    """The epoch is counted when the loader starts it (iter), not when its thread asks for the first batch."""
+    from cifar_helpers import AlternatingFlip, AsyncDataLoader, DataSet
+
+    images = batch[0]
+    ids = np.arange(len(images))
+    with AsyncDataLoader(AlternatingFlip(DataSet([images, ids], batch_size=40), seed=2), buffer_size=2) as loader:
+        ways = _ways_seen(images, [list(loader) for _ in range(3)])
+    assert np.array_equal(ways[1], 1 - ways[0]) and np.array_equal(ways[2], ways[0])
+
+
+def test_alternating_flip_wants_a_dataset_of_uint8_images(batch):
+    from cifar_helpers import AlternatingFlip, DataSet
+
+    with pytest.raises(TypeError, match=r"AlternatingFlip wants a DataSet .* got tuple: wrap the arrays first"):
+        AlternatingFlip(batch)
+    channels_first = torch.zeros(8, 3, 32, 32)
+    with pytest.raises(ValueError, match=r"AlternatingFlip wants uint8 images \(N, H, W, C\)"):
+        AlternatingFlip(DataSet([channels_first, np.zeros(8)]))
+    with pytest.raises(ValueError, match=r"^seed=.* must be a whole number >= 0"):
+        AlternatingFlip(DataSet(list(batch)), seed=-1)

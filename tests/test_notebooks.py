@@ -140,16 +140,16 @@ def test_notebook_06_on_a_gpu_keeps_the_training_images_there_and_augments_them_
     on_gpu, train = namespace["train_data"], namespace["train"]
     assert all(isinstance(array, torch.Tensor) for array in on_gpu.data)
     on_cpu = cifar_helpers.DataSet([train.images, train.labels], batch_size=50, shuffle=True, drop_last=True, seed=3)
-    augment = [[cifar_helpers.RandomFlip(seed=3), cifar_helpers.RandomCrop(pad=2, seed=3)] for _ in range(2)]
+    flips = [cifar_helpers.AlternatingFlip(data, seed=3) for data in (on_gpu, on_cpu)]
+    crops = [cifar_helpers.RandomCrop(pad=2, seed=3) for _ in range(2)]
     batches = 0
-    for _ in range(2):  # two epochs: the shuffles and the augmenters stay in step
-        for gpu_batch, cpu_batch in zip(on_gpu, on_cpu, strict=True):
-            (flip, crop), (flip_, crop_) = augment
-            x, y = cifar_helpers.batch_to_tensors(crop(flip(gpu_batch)))
-            expected_x, expected_y = cifar_helpers.batch_to_tensors(crop_(flip_(cpu_batch)))
+    for _ in range(3):  # three epochs: the shuffles, the mirrored halves and the shifts stay in step
+        for gpu_batch, cpu_batch in zip(*flips, strict=True):
+            x, y = cifar_helpers.batch_to_tensors(crops[0](gpu_batch))
+            expected_x, expected_y = cifar_helpers.batch_to_tensors(crops[1](cpu_batch))
             assert torch.equal(x, expected_x) and torch.equal(y, expected_y)
             batches += 1
-    assert batches == 2 * (len(train.labels) // 50)
+    assert batches == 3 * (len(train.labels) // 50)
 
 
 def test_notebook_06s_full_run_is_the_same_with_or_without_the_short_runs_before_it(tmp_path, monkeypatch):
@@ -522,7 +522,8 @@ def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_pa
     assert "FastNet(8, 16, 16) on cpu" in result.stdout  # then the training-step benchmark
     assert "whitening bias frozen" in result.stdout and "ratio to reference 1.00" in result.stdout
     assert "FastNet(8, 8, 8),   2.3 M multiply-adds" in result.stdout  # and the widths compared
-    assert "The training loader alone (mirror, shift, to tensors on cpu), batch 128" in result.stdout  # GPU's batch
+    loader_line = "The training loader alone (mirror every other epoch, shift, to tensors on cpu), batch 128"
+    assert loader_line in result.stdout  # at the GPU's batch
     assert "ok  01_loading.ipynb" in result.stdout
     assert (tmp_path / "gpu" / "lesson" / "notebooks" / "01_loading.ipynb").is_file()
     assert "images kept on cpu (tensors), as notebook 6 on a GPU" in result.stdout
