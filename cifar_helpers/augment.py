@@ -37,14 +37,7 @@ class RandomFlip:
     def __call__(self, batch):
         images, *rest = batch
         images = _images(images, "RandomFlip")
-        flip = self.rng.random(len(images)) < self.p
-        if isinstance(images, torch.Tensor):  # on its device, with the same draws as for numpy
-            flip = torch.from_numpy(flip).to(images.device)[:, None, None, None]
-            images = torch.where(flip, images.flip(2), images)
-        else:
-            mirrored = images.copy()  # the caller's array stays as it was
-            mirrored[flip] = images[flip, :, ::-1]  # 4x faster than np.where over the whole batch
-            images = mirrored
+        images = _mirrored_where(images, self.rng.random(len(images)) < self.p)
         return type(batch)([images, *rest]) if isinstance(batch, (list, tuple)) else (images, *rest)
 
     def __repr__(self):
@@ -83,22 +76,23 @@ class AlternatingFlip:
     >>> batches = AlternatingFlip(DataSet([images, labels], batch_size=500, drop_last=True), seed=0)
     >>> loader = AsyncDataLoader(batches, on_batch_loaded=lambda batch: batch_to_tensors(crop(batch)))
 
-    A half of the images drawn from ``seed`` is mirrored once, in a copy (the dataset's own
-    arrays stay as they are); the first epoch (and every odd-numbered one: 1st, 3rd, ...) shows
-    that copy, and the epochs in between show all of it mirrored. So each image is seen both ways
-    in any two epochs running, and at random which way first. The batches come in the dataset's
-    order from its ``seed`` (as ``dataset.restarted()`` would give them), with its batch size.
-    Iterating again starts the next epoch: give each training run a new `AlternatingFlip`.
+    A half of the images, drawn from ``seed``, is mirrored in the first epoch (and the 3rd, 5th,
+    ...), the other half in the epochs in between. So each image is seen both ways in any two
+    epochs running, and at random which way first. The batches come in the dataset's order from
+    its ``seed`` (as ``dataset.restarted()`` would give them), with its batch size; the dataset's
+    arrays are shared, not copied, and stay as they are. Iterating again starts the next epoch:
+    give each training run a new `AlternatingFlip`.
     """
 
     def __init__(self, dataset, seed=None):
         if not isinstance(dataset, DataSet):
             raise TypeError(f"AlternatingFlip wants a DataSet of (images, labels, ...), got {type(dataset).__name__}: "
                             "wrap the arrays first, AlternatingFlip(DataSet([images, labels], batch_size=...)).")
-        images, *rest = dataset.data
-        (half_mirrored,) = RandomFlip(seed=seed)((_images(images, "AlternatingFlip"),))
-        self.dataset = DataSet([half_mirrored, *rest], dataset.batch_size, dataset.shuffle, dataset.drop_last,
-                               seed=dataset.seed)
+        count = len(_images(dataset.data[0], "AlternatingFlip"))
+        self.mirrored_first = np.random.default_rng(seed_value(seed)).random(count) < 0.5  # as RandomFlip draws
+        # The same arrays (not copies) and each image's position, to look up which way round it comes.
+        self.dataset = DataSet([*dataset.data, np.arange(count)], dataset.batch_size, dataset.shuffle,
+                               dataset.drop_last, seed=dataset.seed)
         self.epochs_started = 0
 
     def __len__(self) -> int:
@@ -106,23 +100,26 @@ class AlternatingFlip:
         return len(self.dataset)
 
     def __iter__(self):
-        mirror = self.epochs_started % 2 == 1  # decided now, not when the first batch is asked for
+        the_other_half = self.epochs_started % 2 == 1  # decided now, not when the first batch is asked for
         self.epochs_started += 1
-        return self._batches(mirror)
+        return self._batches(the_other_half)
 
-    def _batches(self, mirror):
-        for images, *rest in self.dataset:
-            yield (_mirrored(images) if mirror else images, *rest)
+    def _batches(self, the_other_half):
+        for images, *rest, positions in self.dataset:
+            yield (_mirrored_where(images, self.mirrored_first[positions] != the_other_half), *rest)
 
     def __repr__(self):
         return f"AlternatingFlip({self.dataset!r})"
 
 
-def _mirrored(images):
-    """uint8 images (N, H, W, C), each mirrored left to right, as a new contiguous array or tensor."""
-    if isinstance(images, torch.Tensor):
-        return images.flip(2)
-    return np.ascontiguousarray(images[:, :, ::-1])
+def _mirrored_where(images, flip):
+    """A copy of uint8 images (N, H, W, C), image i mirrored left to right where ``flip[i]`` (numpy booleans)."""
+    if isinstance(images, torch.Tensor):  # on its device, with the same draws as for numpy
+        flip = torch.from_numpy(flip).to(images.device)[:, None, None, None]
+        return torch.where(flip, images.flip(2), images)
+    mirrored = images.copy()  # the caller's array stays as it was
+    mirrored[flip] = images[flip, :, ::-1]  # 4x faster than np.where over the whole batch
+    return mirrored
 
 
 def _images(images, name):
