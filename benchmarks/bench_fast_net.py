@@ -112,7 +112,7 @@ def loader_images_per_second(images, labels, batch_size, device, seconds):
 
     def batches():
         while True:
-            for batch in data:  # epochs alternate: as it is, then every image mirrored
+            for batch in data:  # each epoch mirrors the half of the images the epoch before did not
                 yield batch_to_tensors(crop(batch), device)
 
     def synchronize():
