@@ -7,6 +7,7 @@ and what the runs write.
 
 import ast
 import inspect
+import itertools
 import json
 import os
 import re
@@ -150,6 +151,32 @@ def test_notebook_06_on_a_gpu_keeps_the_training_images_there_and_augments_them_
             assert torch.equal(x, expected_x) and torch.equal(y, expected_y)
             batches += 1
     assert batches == 3 * (len(train.labels) // 50)
+
+
+@pytest.mark.parametrize("batches_per_epoch, bias_epochs", [(25, 3), (50, 2), (100, 1)])
+def test_notebook_06s_whitening_bias_learns_for_75_steps_rounded_up_to_whole_epochs(batches_per_epoch, bias_epochs):
+    """airbench94's 3 epochs of 25 batches at batch 2000; one epoch of 100 at notebook 6's batch 500."""
+    import math
+
+    import torch
+
+    namespace = {"math": math, "torch": torch, "Muon": cifar_helpers.Muon, "learning_rate": 0.12, "batch_size": 4,
+                 "train_data": range(batches_per_epoch)}  # the function asks the training set for len() only
+    exec(cells_tagged(read(NOTEBOOK_DIR / "06_fast_track.ipynb"), "training-functions")[0].source, namespace)
+    torch.manual_seed(0)
+    split = cifar_helpers.load_cifar10("train", source="synthetic", verbose=False)
+    images, labels = cifar_helpers.batch_to_tensors((split.images[:4 * batches_per_epoch],
+                                                     split.labels[:4 * batches_per_epoch]))
+    model = cifar_helpers.FastNet(widths=(8, 8, 8), bfloat16=False).whiten(images)
+    epochs = bias_epochs + 1
+    optimizer, schedule = namespace["muon_with_sgd"](model, epochs * batches_per_epoch)
+    model.register_plugin(lambda **_: schedule.step(), "on_end_batch")
+    biases = [model.patches.bias.detach().clone()]
+    model.register_plugin(lambda **_: biases.append(model.patches.bias.detach().clone()), "on_end_epoch")
+    model.learn(cifar_helpers.DataSet([images, labels], batch_size=4), optimizer, max_epochs=epochs)
+    moved = [not torch.equal(before, after) for before, after in itertools.pairwise(biases)]
+    assert moved == [True] * bias_epochs + [False]
+    assert not model.patches.bias.requires_grad and optimizer.param_groups[3]["lr"] == 0
 
 
 def test_notebook_06s_full_run_is_the_same_with_or_without_the_short_runs_before_it(tmp_path, monkeypatch):
