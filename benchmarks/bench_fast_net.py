@@ -13,13 +13,13 @@ of the variants. ``--widths`` defaults to notebook 6's choice for the device. A 
 compares the ``--compare`` widths with ``--widths`` at that setting, with the multiply-adds of one
 image's forward pass (in float32 on a 2-core CPU the speeds follow them closely; in bfloat16 less so).
 ``--compile`` adds the reference under ``torch.compile`` to the first table, with the time
-compiling took (on the project's 2-core CPU it did not pay; tools/gpu_check.sh asks on a GPU).
+compiling took (tools/gpu_check.sh asks for it on a GPU).
 A third table times notebook 6's training loader on its own (shuffled batches of ``--loader-batch``,
 mirrored every other epoch, shifted and made tensors on the device), with the images in host memory as numpy
 arrays and, as notebook 6 keeps them on a GPU, as tensors on the device: the training keeps
 pace only where the loader prepares more images per second than a training step takes.
-Run it with nothing else busy: on 2 cores a second process skews every figure, and a virtual
-machine's speed drifts, so compare ratios from one run.
+Run it with nothing else busy: on 2 cores a second process skews every figure, and a machine's
+speed can drift, so compare ratios from one run. Its runs are in benchmarks/RESULTS.md.
 """
 
 import argparse

@@ -3,7 +3,7 @@
     python benchmarks/bench_training.py [--data-dir DIR] [--epochs 1] [--limit N] [--source auto]
 
 Same CNN and optimizer (notebook 04's fused Adam), batch 64, the full training set (or --limit
-images), one epoch each, in three ways:
+images), one epoch each, in five ways:
 
   (a) library:  DataSet -> AsyncDataLoader(batch_to_tensors) -> Model.learn, no display plugins
   (b) bare:     a plain PyTorch loop over the same uint8 arrays, converting each batch inline
@@ -13,11 +13,12 @@ images), one epoch each, in three ways:
                 same DataSet batches and batch_to_tensors: the standard tool in place of AsyncDataLoader
   (a+) lesson:  (a) plus notebook 04's RandomFlip in the loader (not part of the targets)
 
-Each runs in its own process (so peak RSS is its own) after a short warm-up, in rounds of a, b, c, a+
+Each runs in its own process (so peak RSS is its own) after a short warm-up, in rounds of a, b, c, d, a+
 (--rounds, default 3); the script prints the median images/s, the peak RSS, and the ratios a/b,
 a/c and a/d (each the median of its per-round ratios). Targets: a/b >= 0.95, a/c >= 2, RSS <= 1.5 GB;
 a/d says whether AsyncDataLoader earns its place next to PyTorch's DataLoader.
 Run it with nothing else busy: on 2 cores a second process skews every figure.
+Its runs, with the command, the machine and the date, are in benchmarks/RESULTS.md.
 """
 
 import argparse
@@ -193,8 +194,8 @@ def main():
     if args.child:
         return child(args)
 
-    # Rounds of a, b, c in turn, medians at the end: on a shared 2-core machine the speed drifts
-    # by tens of percent over a minute, and interleaving spreads that drift over all three.
+    # Rounds of every way in turn, medians at the end: on a shared 2-core machine the speed can
+    # drift by tens of percent over a minute, and interleaving spreads that drift over all five.
     runs = {way: [] for way in WAYS}
     for round_number in range(1, args.rounds + 1):
         for letter, way in zip(LETTERS, WAYS):

@@ -8,12 +8,12 @@ loop leaves early (``break``, an exception, Ctrl-C), on ``close()`` and at the e
 block.
 
 Why not PyTorch's ``DataLoader(batch_size=None, num_workers=1)`` over the same batches? It works,
-but it runs the loading in another *process*: each batch is pickled across, and on a 2-core
-laptop that process competes with PyTorch's compute threads: benchmarks/bench_training.py measured
-this loader training 1.17x and 1.22x (two runs) as many images per second as that DataLoader (2 cores, real CIFAR-10,
-ratio a/d). A thread shares the arrays without copying, and runs at idle priority, only in the CPU
-time the training leaves free. It also keeps the seed tutorial's API: ``buffer_size``,
-``on_batch_loaded``, ``cache()`` and ``next(loader)``.
+but it runs the loading in another *process*: each batch is pickled across, and on a 2-core CPU
+that process competes with PyTorch's compute threads. A thread shares the arrays without copying,
+and runs at idle priority, only in the CPU time the training leaves free.
+benchmarks/bench_training.py compares the two (ratio a/d; its runs are in benchmarks/RESULTS.md).
+It also keeps the seed tutorial's API: ``buffer_size``, ``on_batch_loaded``, ``cache()`` and
+``next(loader)``.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def _drain(buffer):
 def _yield_cpu_to_training():
     """Let this thread run only on CPU time the training leaves idle.
 
-    On a 2-core laptop PyTorch's two compute threads keep both cores busy; a loader thread of
+    On a 2-core CPU PyTorch's two compute threads keep both cores busy; a loader thread of
     equal priority would pre-empt one of them in the middle of a parallel operation and stall
     both. SCHED_IDLE (Linux) runs it in the gaps instead: between operations, and whenever the
     training waits for a batch. Elsewhere it lowers the thread's nice value, where allowed.

@@ -118,7 +118,7 @@ def _mirrored_where(images, flip):
         flip = torch.from_numpy(flip).to(images.device)[:, None, None, None]
         return torch.where(flip, images.flip(2), images)
     mirrored = images.copy()  # the caller's array stays as it was
-    mirrored[flip] = images[flip, :, ::-1]  # 4x faster than np.where over the whole batch
+    mirrored[flip] = images[flip, :, ::-1]  # touches only the chosen images: faster than np.where over the batch
     return mirrored
 
 

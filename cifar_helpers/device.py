@@ -9,7 +9,7 @@ def select_device(cuda):
     """torch.device('cuda') when asked for and present, else the CPU.
 
     Asking for CUDA on a machine without it falls back to the CPU and says so in one line, so a
-    lesson prepared on a GPU machine still runs on a laptop.
+    lesson prepared on a GPU machine still runs on a machine without one.
     """
     if parse_bool(cuda, "cuda"):
         if torch.cuda.is_available():

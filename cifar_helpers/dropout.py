@@ -1,9 +1,9 @@
-"""`FastDropout`: `nn.Dropout` with the same maths, three times faster on a CPU.
+"""`FastDropout`: `nn.Dropout` with the same maths, faster on a CPU.
 
 On a CPU, PyTorch draws dropout's random mask with `bernoulli_`, which produces one random number
-at a time: about 1.4 ms for a batch of 64 CIFAR-10 images, a third of the tutorial CNN's whole
-training step. `torch.rand_like` fills a tensor with vectorised code (about 0.4 ms), and
-"uniform number below 1 - p" is a keep-mask with exactly the same probabilities. Everywhere else
+at a time: for the tutorial CNN that is a large share of a training step. `torch.rand_like` fills
+a tensor with vectorised code, and "uniform number below 1 - p" is a keep-mask with exactly the
+same probabilities (benchmarks/RESULTS.md has the timings). Everywhere else
 (evaluation mode, p = 0, GPUs, in-place use, half precision, whose few bits would distort
 the probabilities) it is `nn.Dropout` unchanged.
 """

@@ -7,7 +7,8 @@ halves the image with max pooling while the channels grow (``widths``). A single
 reads the 10 class scores at the end. airbench94's widths (64, 256, 256) reach 94% in seconds on
 a GPU. `FastNet` computes in bfloat16 (autocast) where the hardware does that fast
 (`fast_bfloat16`): on a recent GPU, and on a CPU with Intel's AMX units, where a training step is
-about 3 times faster than in float32. Elsewhere it computes in float32 unless told otherwise.
+about three times faster than in float32 (benchmarks/RESULTS.md). Elsewhere it computes in float32
+unless told otherwise.
 """
 
 import contextlib
@@ -25,8 +26,8 @@ def fast_bfloat16(device):
 
     NVIDIA GPUs since Ampere (A100, RTX 30xx) have bfloat16 in their tensor cores; older ones,
     such as the T4, only emulate it. AMX (Intel Xeon since Sapphire Rapids, 2023) multiplies
-    bfloat16 matrices in hardware: on the project's 2-core test machine it made notebook 6's
-    training step about 3 times faster than float32. Laptop CPUs have no AMX: most emulate
+    bfloat16 matrices in hardware, which makes notebook 6's training step about three times
+    faster than in float32 (benchmarks/bench_fast_net.py measures it). Laptop CPUs have no AMX: most emulate
     bfloat16, more slowly than float32; where a CPU has bfloat16 instructions without AMX (AMD's
     since Zen 4), ``FastNet(bfloat16=True)`` tries them.
     """

@@ -43,7 +43,7 @@ def is_headless() -> bool:
 
 
 def quick_profile(announce=True) -> bool:
-    """True when CIFAR_QUICK=1: the tests' small, offline profile (see the README).
+    """True when CIFAR_QUICK=1: the tests' small, offline profile (see docs/maintainers.md).
 
     When it is active it says so (unless announce=False), so that no one mistakes a quick
     run's output for the lesson's.
@@ -79,7 +79,7 @@ def notebook_setup(namespace: dict) -> None:
 
     ``notebook_setup(globals())`` right after the parameters cell: `check_parameters` (text
     such as "false" from papermill becomes False; a bad value stops here, named), the quick
-    profile when the project's tests run (`quick_profile`), and ``data_dir``/``run_dir``
+    profile when the tests run (`quick_profile`), and ``data_dir``/``run_dir``
     resolved from the lesson's top folder (`lesson_path`).
     """
     check_parameters(namespace)

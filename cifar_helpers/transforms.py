@@ -19,7 +19,7 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 _SCALE = (1.0 / (255.0 * np.asarray(CIFAR10_STD, dtype=np.float32))).astype(np.float32)
 _SHIFT = (np.asarray(CIFAR10_MEAN, dtype=np.float32) / np.asarray(CIFAR10_STD, dtype=np.float32))
 # A pixel has only 256 values, so the CPU looks the answer up: _TABLE[c][v] is value v of channel c,
-# normalised. One lookup per pixel is twice as fast as numpy's convert, multiply and subtract.
+# normalised. One lookup per pixel is faster than numpy's convert, multiply and subtract.
 _TABLE = np.ascontiguousarray((np.arange(256, dtype=np.float32)[:, None] * _SCALE - _SHIFT).T)
 
 
@@ -27,9 +27,9 @@ def batch_to_tensors(batch, device="cpu"):
     """(uint8 images (N, 32, 32, 3), labels) -> (float images (N, 3, 32, 32), int64 labels) on ``device``.
 
     The float images keep the pixels' channels-last order in memory (``permute`` changes the
-    shape, not the memory): PyTorch's convolutions run about 1.5x faster on that layout on a
-    CPU. On the CPU the work is a numpy table lookup on one thread, so it can run in a
-    background loader without fighting PyTorch's own threads. On a GPU the uint8 batch (4x
+    shape, not the memory): PyTorch's convolutions run faster on that layout on a CPU. On the
+    CPU the work is a numpy table lookup on one thread, so it can run in a background loader
+    without fighting PyTorch's own threads. On a GPU the uint8 batch (4x
     smaller than float) is copied from pinned memory without blocking, then normalised there;
     a batch of uint8 tensors already on the GPU (notebook 6 keeps its training images there) is
     normalised where it is.

@@ -1,7 +1,7 @@
 """The seed tutorial (../shared/seed/, Cogitare's CIFAR-10 tutorial, 2018) runs on cifar_helpers and learns.
 
 Its data, model, plugin, training and evaluation blocks are below as it wrote them, with only the
-2018-isms changed (each marked "was: ..."); README.md's "Coming from Cogitare" lists them. The
+2018-isms changed (each marked "was: ..."); docs/cogitare.md lists them. The
 data is stored class by class, as class-folder images load: with Cogitare's DataSet, which
 shuffles by default, the seed learned from it, and so must this port.
 """

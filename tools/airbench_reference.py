@@ -1,7 +1,7 @@
 """airbench94_muon.py itself, unchanged, on the CIFAR-10 copy this lesson trains on (needs an NVIDIA GPU).
 
 Notebook 6 follows Keller Jordan's airbench94 (github.com/KellerJordan/cifar10-airbench), which
-reaches 94.01% on torchvision's CIFAR-10. On another copy of the images (this project's JPEG one,
+reaches 94.01% on torchvision's CIFAR-10. On another copy of the images (the lesson's JPEG copy,
 say) the reference itself may reach less; this script measures how much, so that a gap between
 notebook 6 and 94% can be told apart into "ours" (notebook 6 against the reference, same images)
 and "the images'" (the reference here against its published figure).
