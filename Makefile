@@ -3,6 +3,7 @@
 # make lab           - open the lesson in JupyterLab
 # make student       - students' copies of the notebooks (no solutions) in student/
 # make browser-test  - all six notebooks in JupyterLab in headless Chromium; screenshots in runs/browser-test
+# make nbval-strict  - notebooks 01-05 on real CIFAR-10 against their committed outputs, every output compared
 # Each creates .venv and installs the project into it when that has not been done yet.
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install run test lab student browser-test lint bench real-check clean
+.PHONY: install run test lab student browser-test lint bench nbval-strict real-check clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +46,12 @@ bench: install
 # then notebook 6 in its class setting (about 5 minutes of training). The floors sit a point or more
 # under the measured 61.8% and 85.3% (the JPEG copy), so that another CPU's rounding does not fail them.
 REAL_DATA ?= ../shared/data
+
+# Strict nbval over notebooks 01-05 on real CIFAR-10: every committed output must come out again
+# (only timings, speeds and addresses masked: tests/nbval_strict.cfg). It runs in runs/lesson.
+nbval-strict: install
+	$(PY) tools/nbval_strict.py --data-dir $(REAL_DATA)
+
 real-check: install
 	$(PY) -m cifar_helpers.run --data-dir $(REAL_DATA) --source local --out runs/real-check --only 01 02 03 04 05 \
 		--min-accuracy 0.58

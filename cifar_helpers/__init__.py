@@ -2,7 +2,7 @@
 
 Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images, RandomFlip, RandomCrop,
 AlternatingFlip.
-Model: Model, StopTraining, CNN, FastNet (default_widths, fast_bfloat16), FastDropout; the optimizer Muon.
+Model: Model, StopTraining, CNN, PlainCNN, FastNet (default_widths, fast_bfloat16), FastDropout; the optimizer Muon.
 Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger, Evaluator, LivePlot. Metrics and plotting helpers;
 select_device, set_seed, notebook_setup.
 """
@@ -11,7 +11,7 @@ from .async_loader import AsyncDataLoader
 from .augment import AlternatingFlip, RandomCrop, RandomFlip, mirror_batch, shift_batch
 from .checks import parse_bool
 from .cifar10 import CLASSES, SOURCES, DataFormatError, DataNotFoundError, Split, as_torchvision_dataset, load_cifar10
-from .cnn import CNN
+from .cnn import CNN, PlainCNN
 from .dataset import DataSet
 from .device import select_device
 from .dropout import FastDropout
@@ -33,7 +33,7 @@ __version__ = "0.2.0"
 __all__ = [
     "AsyncDataLoader", "AlternatingFlip", "RandomCrop", "RandomFlip", "mirror_batch", "shift_batch", "parse_bool",
     "CLASSES", "SOURCES", "DataFormatError", "DataNotFoundError", "Split", "as_torchvision_dataset", "load_cifar10",
-    "CNN", "FastNet", "default_widths", "fast_bfloat16", "DataSet", "select_device", "FastDropout",
+    "CNN", "PlainCNN", "FastNet", "default_widths", "fast_bfloat16", "DataSet", "select_device", "FastDropout",
     "EVENTS", "PluginInterface", "StopTraining", "TrainingState",
     "accuracy", "classification_accuracy", "confusion_matrix", "most_confused", "per_class_accuracy",
     "Model", "Muon", "check_parameters", "plot_class_counts", "plot_confusion_matrix", "plot_history",

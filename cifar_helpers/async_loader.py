@@ -39,6 +39,10 @@ class AsyncDataLoader:
     same loader is running, for example in a plugin) runs another, independent one.
     ``next(loader)`` takes one batch from the next epoch, which the next loop then continues,
     as in the seed tutorial; ``cache()`` starts that epoch and waits until its buffer is full.
+
+    The thread works ahead of the loop: a loop that leaves an epoch early leaves a seeded
+    ``on_batch_loaded`` (a `RandomFlip`) as far on as the thread got, which depends on timing.
+    Give such a loop a loader and an augmentation of its own, so that later epochs repeat.
     """
 
     def __init__(self, dataset, buffer_size=8, on_batch_loaded=None):
@@ -162,9 +166,7 @@ def _fill(batches, on_batch_loaded, buffer, stop, full):
     _yield_cpu_to_training()
     try:
         # No look at ``stop`` before on_batch_loaded: when a blocked put is released by close(), one
-        # more batch is prepared and dropped. Skipping it would change how far a seeded RandomFlip's
-        # stream has moved after an epoch left early (notebook 4's plain loop), and with it every
-        # seeded lesson result that the committed notebooks show.
+        # more batch is prepared and dropped.
         for batch in batches:
             if not put((_BATCH, batch if on_batch_loaded is None else on_batch_loaded(batch))):
                 return

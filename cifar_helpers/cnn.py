@@ -1,4 +1,6 @@
-"""The tutorial's CNN, exactly as notebook 03 presents it (tests/test_notebooks.py keeps them equal)."""
+"""The tutorial's CNN (the seed's API: forward(batch), loss) and the same network in plain PyTorch (PlainCNN).
+
+Both are exactly as notebook 03 presents them (tests/test_notebooks.py keeps them equal)."""
 
 import torch
 import torch.nn.functional as F
@@ -36,3 +38,26 @@ class CNN(Model):
     def loss(self, output, batch):
         _, labels = batch
         return F.nll_loss(output, labels)
+
+
+class PlainCNN(nn.Module):
+    """The same network in plain PyTorch: ``forward(images)`` returns 10 scores per image (logits)."""
+
+    def __init__(self, dropout=0.3):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)     # no weights: CNN's state_dict loads into this network as it is
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, images):
+        x = self.dropout(images)
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)                     # scores: F.cross_entropy applies log_softmax itself

@@ -52,8 +52,9 @@ def context(tmp_path_factory):
     probabilities = rng.dirichlet(np.ones(10), size=200)
     run_dir = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)
-    for p in (0.0, 0.3):
-        CNN(dropout=p).save(run_dir / f"exercise_dropout_{p}.pt")
+    for p in (0.0, 0.5):
+        for seed in (0, 1):
+            CNN().save(run_dir / f"exercise_dropout_{p}_seed{seed}.pt")
     loader = AsyncDataLoader(DataSet([images, labels], batch_size=50, shuffle=False), on_batch_loaded=batch_to_tensors)
     batch = batch_to_tensors((images[:4], labels[:4]))
     model_12 = CNN()
@@ -61,13 +62,13 @@ def context(tmp_path_factory):
     model_12_broken = CNN()
     model_12_broken.conv1 = torch.nn.Conv2d(3, 12, 5)
 
-    def accuracy_of(p):
+    def results_of(p, seed):
         from cifar_helpers import classification_accuracy
 
-        model = CNN(dropout=p).load(run_dir / f"exercise_dropout_{p}.pt")
-        return model.evaluate_with_metrics(loader, {"accuracy": classification_accuracy})["accuracy"]
+        model = CNN().load(run_dir / f"exercise_dropout_{p}_seed{seed}.pt")
+        return model.evaluate_with_metrics(loader, {"loss": model.metric_loss, "accuracy": classification_accuracy})
 
-    accuracies = {p: accuracy_of(p) for p in (0.0, 0.3)}  # once: each loads a model and evaluates it
+    results = {(p, seed): results_of(p, seed) for p in (0.0, 0.5) for seed in (0, 1)}  # once each
     stopped = SimpleNamespace(history=history(1.0, 0.8, 0.9), weights_epoch=2,
                               state=SimpleNamespace(stop_reason=STOPPED))
     ran_all = SimpleNamespace(history=history(*[1.0 - i / 20 for i in range(15)]), weights_epoch=15,
@@ -78,18 +79,32 @@ def context(tmp_path_factory):
     return SimpleNamespace(**locals())
 
 
+def seeds_verdict(values):
+    """The rule of exercises 4.2 and 5.4, written out: the setting whose two values both lie below both of the
+    other's by more than two seeds of one setting differ, else "neither"."""
+    a, b = sorted([values[0.0, 0], values[0.0, 1]]), sorted([values[0.5, 0], values[0.5, 1]])
+    spread = max(a[1] - a[0], b[1] - b[0])
+    return 0.0 if b[0] - a[1] > spread else 0.5 if a[0] - b[1] > spread else "neither"
+
+
+def dropout_runs(gaps):
+    """Histories of the four runs of exercise 4.2 whose last epochs have these gaps (val_loss - train_loss)."""
+    return {key: history(1.0 + gap, key="val_loss", train_loss=[1.0]) for key, gap in gaps.items()}
+
+
 def cases(c):
     """exercise -> (right answers, [wrong answers...], unanswered), each a dict of keywords (context included)."""
     n = 50_000
     lr = {0.01: history(1.0, 0.5, key="train_loss", val_loss=[1, 1]),
           0.001: history(1.0, 0.7, key="train_loss", val_loss=[1, 1]),
           0.0001: history(2.0, 1.9, key="train_loss", val_loss=[2, 2])}
-    dropout = {0.0: history(0.9, key="val_loss", train_loss=[0.3]), 0.3: history(0.9, key="val_loss", train_loss=[0.7])}
+    dropout = dropout_runs({(0.0, 0): 0.6, (0.0, 1): 0.55, (0.5, 0): 0.2, (0.5, 1): 0.25})
+    results = c.results
+    verdict = seeds_verdict({key: result["loss"] for key, result in results.items()})
     flips = {True: history(1.0, key="val_loss", val_accuracy=[0.6]),
              False: history(1.0, key="val_loss", val_accuracy=[0.5])}
     small, base = history(0.4, key="val_accuracy"), history(0.5, key="val_accuracy")
     test_mean = c.images.reshape(-1, 3).mean(axis=0) / 255
-    accuracies = c.accuracies
     wrong_index = int(np.flatnonzero(c.probabilities.argmax(axis=1) != c.labels)[0])
     right_index = int(np.flatnonzero(c.probabilities.argmax(axis=1) == c.labels)[0])
     looks = {"model": Looks(c.labels, {3: 10, 0: 2}), "test_loader": c.loader, "labels": c.labels, "classes": CLASSES}
@@ -133,10 +148,12 @@ def cases(c):
                 {"model": None, "parameters": None, "batch": c.batch}),
         "3.2": ({"fc1_inputs": 400}, [{"fc1_inputs": 576}, {"fc1_inputs": 300}], {"fc1_inputs": None}),
         "3.3": ({"zeroed_loss": math.log(10)}, [{"zeroed_loss": 2.2}], {"zeroed_loss": None}),
-        "4.1": ({"histories": lr, "slowest": 0.0001},
-                [{"histories": lr, "slowest": 0.01}, {"histories": {0.001: lr[0.001]}, "slowest": 0.001}],
-                {"histories": {}, "slowest": None}),
-        "4.2": ({"histories": dropout, "bigger_gap": 0.0}, [{"histories": dropout, "bigger_gap": 0.3}],
+        "4.1": ({"histories": lr, "worst_rate": 0.0001},
+                [{"histories": lr, "worst_rate": 0.01}, {"histories": {0.001: lr[0.001]}, "worst_rate": 0.001}],
+                {"histories": {}, "worst_rate": None}),
+        "4.2": ({"histories": dropout, "bigger_gap": 0.0},
+                [{"histories": dropout, "bigger_gap": 0.5}, {"histories": dropout, "bigger_gap": "neither"},
+                 {"histories": {key: h for key, h in dropout.items() if key[1] == 0}, "bigger_gap": 0.0}],
                 {"histories": dropout, "bigger_gap": None}),
         "4.3": ({"histories": flips, "better": True}, [{"histories": flips, "better": False}],
                 {"histories": flips, "better": None}),
@@ -162,10 +179,12 @@ def cases(c):
                 {"index": None, "probabilities": c.probabilities, "labels": c.labels}),
         "5.3": ({"most_gained": CLASSES[3], **looks}, [{"most_gained": CLASSES[0], **looks}],
                 {"most_gained": None, **looks}),
-        "5.4": ({"test_accuracy": accuracies, "run_dir": c.run_dir, "test_loader": c.loader},
-                [{"test_accuracy": {p: a + 0.05 for p, a in accuracies.items()}, "run_dir": c.run_dir,
-                  "test_loader": c.loader}],
-                {"test_accuracy": {}, "run_dir": c.run_dir, "test_loader": c.loader}),
+        "5.4": ({"test_results": results, "lower_loss": verdict, "run_dir": c.run_dir, "test_loader": c.loader},
+                [{"test_results": {key: {**r, "loss": r["loss"] + 0.05} for key, r in results.items()},
+                  "lower_loss": verdict, "run_dir": c.run_dir, "test_loader": c.loader}]
+                + [{"test_results": results, "lower_loss": other, "run_dir": c.run_dir, "test_loader": c.loader}
+                   for other in (0.0, 0.5, "neither") if other != verdict],
+                {"test_results": {}, "lower_loss": None, "run_dir": c.run_dir, "test_loader": c.loader}),
         "6.1": ({"largest_gain": "1. b", "table": c.table},
                 [{"largest_gain": "2. c", "table": c.table}, {"largest_gain": "0. a", "table": c.table}],
                 {"largest_gain": None, "table": c.table}),
@@ -293,13 +312,14 @@ def test_a_stop_in_the_last_epoch_is_still_early_stopping(capsys):
 
 
 @pytest.mark.parametrize("name, answers, hint", [
-    ("4.1", {"histories": {lr: SimpleNamespace(history=[]) for lr in (0.01, 0.001, 0.0001)}, "slowest": 0.01},
+    ("4.1", {"histories": {lr: SimpleNamespace(history=[]) for lr in (0.01, 0.001, 0.0001)}, "worst_rate": 0.01},
      "not the model itself"),
     ("4.5", {"reported": [0.4], "history": None}, "keep that run's history (model.history) in history_report"),
     ("4.5", {"reported": [0.4], "history": SimpleNamespace(history=[])}, "not the model itself"),
     ("1.4", {"seconds": 1.5}, "not of the kind the question asks for"),
     ("3.3", {"zeroed_loss": "2.3026"}, "not of the kind the question asks for"),
-    ("5.4", {"test_accuracy": {0.0: 46.5, 0.3: 44.1}}, "as a fraction, such as 0.46, not as a percentage"),
+    ("5.4", {"test_results": {(p, seed): {"loss": 1.6, "accuracy": 42.9} for p in (0.0, 0.5) for seed in (0, 1)},
+             "lower_loss": 0.5}, "as a fraction, such as 0.46, not as a percentage"),
 ])
 def test_an_answer_of_another_kind_gets_a_hint_not_a_traceback(context, capsys, name, answers, hint):
     if name == "5.4":
@@ -308,3 +328,60 @@ def test_an_answer_of_another_kind_gets_a_hint_not_a_traceback(context, capsys, 
     out = capsys.readouterr().out
     assert out.startswith(f"✗ Exercise {name}: not yet. Hint: ") or out.startswith(f"… Exercise {name}: no answer"), out
     assert hint in out and len(out.splitlines()) == 1
+
+
+def test_4_2_calls_a_setting_larger_only_beyond_the_spread_between_seeds(capsys):
+    """Two seeds per setting: a difference between settings no larger than between seeds is "neither"."""
+    clear = dropout_runs({(0.0, 0): 0.91, (0.0, 1): 0.909, (0.5, 0): 0.169, (0.5, 1): 0.185})
+    noisy = dropout_runs({(0.0, 0): 0.91, (0.0, 1): 0.909, (0.5, 0): 1.113, (0.5, 1): 0.975})  # 0.065 apart, 0.138
+    for histories, answer, verdict in ((clear, 0.0, "✓"), (clear, 0.5, "✗"), (clear, "neither", "✗"),
+                                       (noisy, "neither", "✓"), (noisy, 0.5, "✗"), (noisy, 0.0, "✗")):
+        check("4.2", histories=histories, bigger_gap=answer)
+        out = capsys.readouterr().out
+        assert out.startswith(f"{verdict} Exercise 4.2"), (answer, out)
+    check("4.2", histories=clear, bigger_gap=0.0)
+    assert "narrows the gap" in capsys.readouterr().out
+    check("4.2", histories=noisy, bigger_gap="neither")
+    assert "cannot tell them apart" in capsys.readouterr().out
+
+
+def test_5_4_judges_the_loss_and_reports_the_accuracy_each_against_the_seeds(context, capsys, monkeypatch):
+    """Clear in the loss, within noise in the accuracy: right is the loss's verdict, and the accuracy's is said."""
+    losses = {(0.0, 0): 1.772, (0.0, 1): 1.798, (0.5, 0): 1.549, (0.5, 1): 1.596}
+    accuracies = {(0.0, 0): 0.428, (0.0, 1): 0.429, (0.5, 0): 0.436, (0.5, 1): 0.416}
+    results = {key: {"loss": losses[key], "accuracy": accuracies[key]} for key in losses}
+    by_path = {str(context.run_dir / f"exercise_dropout_{p}_seed{seed}.pt"): (p, seed) for p, seed in losses}
+
+    class Loaded:
+        def __init__(self, key):
+            self.key, self.metric_loss = key, None
+
+        def evaluate_with_metrics(self, loader, metrics):
+            return dict(results[self.key])
+
+    class StandIn:  # CNN().to(device).load(path) -> a model that scores as the table says
+        def to(self, device):
+            return self
+
+        def load(self, path):
+            return Loaded(by_path[str(path)])
+
+    monkeypatch.setattr("cifar_helpers.cnn.CNN", StandIn)
+    for answer, verdict in ((0.5, "✓"), (0.0, "✗"), ("neither", "✗")):
+        check("5.4", test_results=results, lower_loss=answer, run_dir=context.run_dir, test_loader=context.loader)
+        out = capsys.readouterr().out
+        assert out.startswith(f"{verdict} Exercise 5.4"), (answer, out)
+    check("5.4", test_results=results, lower_loss=0.5, run_dir=context.run_dir, test_loader=context.loader)
+    assert "In accuracy the settings lie within the seeds' spread" in capsys.readouterr().out
+
+
+def test_4_1_says_when_the_largest_rate_never_left_chance(capsys):
+    stalled = {0.01: history(2.304, 2.300, key="train_loss", val_loss=[2.3, 2.3]),
+               0.001: history(1.9, 1.6, key="train_loss", val_loss=[1.8, 1.6]),
+               0.0001: history(2.25, 1.92, key="train_loss", val_loss=[2.2, 1.9])}
+    check("4.1", histories=stalled, worst_rate=0.01)
+    assert "still near ln 10" in capsys.readouterr().out
+    falling = {**stalled, 0.01: history(2.0, 1.95, key="train_loss", val_loss=[2.0, 1.9])}
+    check("4.1", histories=falling, worst_rate=0.01)
+    out = capsys.readouterr().out
+    assert out.startswith("✓") and "ln 10" not in out and "overshoot" in out

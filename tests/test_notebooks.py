@@ -88,10 +88,30 @@ def test_opens_with_goal_time_and_data_note_and_ends_with_exercises_and_question
     assert 5 <= sum(line[:2].rstrip(".").isdigit() for line in questions.splitlines()) <= 8
 
 
-def test_notebook_03_cnn_is_the_library_cnn():
-    cells = cells_tagged(read(NOTEBOOK_DIR / "03_model.ipynb"), "cnn-definition")
-    assert len(cells) == 1
-    assert cells[0].source.strip() == inspect.getsource(cifar_helpers.cnn.CNN).strip()
+def test_notebook_03_networks_are_the_library_networks():
+    notebook = read(NOTEBOOK_DIR / "03_model.ipynb")
+    networks = {"cnn-definition": cifar_helpers.cnn.CNN, "plain-cnn-definition": cifar_helpers.cnn.PlainCNN}
+    for tag, network in networks.items():
+        cells = cells_tagged(notebook, tag)
+        assert len(cells) == 1
+        assert cells[0].source.strip() == inspect.getsource(network).strip()
+
+
+def test_plain_cnn_takes_cnn_weights_and_gives_the_same_answers():
+    """Notebook 5 loads notebook 4's state_dict into PlainCNN: the same predictions, as scores (logits)."""
+    import torch
+
+    torch.manual_seed(0)
+    cnn, plain = cifar_helpers.CNN(dropout=0.3), cifar_helpers.PlainCNN(dropout=0.3)
+    plain.load_state_dict(cnn.state_dict())
+    images = torch.randn(8, 3, 32, 32)
+    cnn.eval(), plain.eval()
+    with torch.no_grad():
+        scores = plain(images)
+        assert torch.allclose(torch.log_softmax(scores, dim=1), cnn((images, None)), atol=1e-6)
+        assert not torch.allclose(scores.exp().sum(dim=1), torch.ones(8))  # raw scores, for F.cross_entropy
+    plain.train()
+    assert not torch.equal(plain(images), plain(images))  # dropout is on while training
 
 
 def test_later_notebooks_import_the_library_cnn():
@@ -101,25 +121,23 @@ def test_later_notebooks_import_the_library_cnn():
 
 
 def test_the_plain_loop_of_notebook_04_and_learn_give_the_same_losses(make_dataset):
-    """The loop a student reads in notebook 4 is what Model.learn runs: same seed and weights, same losses."""
+    """Notebook 4's plain loop (PlainCNN, cross_entropy) is what Model.learn runs on CNN: same weights, same losses."""
     import torch
 
     namespace = {"itertools": __import__("itertools"), "F": __import__("torch.nn.functional").nn.functional}
     exec(cells_tagged(read(NOTEBOOK_DIR / "04_training.ipynb"), "plain-training-loop")[0].source, namespace)
     dataset = make_dataset(96, 16)
 
-    def start():
-        torch.manual_seed(0)
-        model = cifar_helpers.CNN(dropout=0.3)  # dropout draws random numbers: they must match too
-        return model, torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    model, optimizer = start()
-    plain = namespace["train_plainly"](model, optimizer, iter(dataset), steps=6)
-    model, optimizer = start()
+    torch.manual_seed(0)
+    # No dropout: nn.Dropout and FastDropout draw their masks differently; everything else must agree.
+    cnn, plain_cnn = cifar_helpers.CNN(dropout=0.0), cifar_helpers.PlainCNN(dropout=0.0)
+    plain_cnn.load_state_dict(cnn.state_dict())
+    plain = namespace["train_plainly"](plain_cnn, torch.optim.Adam(plain_cnn.parameters(), lr=1e-3), iter(dataset),
+                                       steps=6)
     library = []
-    model.register_plugin(lambda loss, **_: library.append(loss.item()), "before_backward")
-    model.learn(dataset, optimizer, max_epochs=1)
-    assert len(plain) == 6 and plain == library
+    cnn.register_plugin(lambda loss, **_: library.append(loss.item()), "before_backward")
+    cnn.learn(dataset, torch.optim.Adam(cnn.parameters(), lr=1e-3), max_epochs=1)
+    assert len(plain) == 6 and plain == pytest.approx(library, rel=1e-5)
 
 
 
@@ -277,7 +295,7 @@ def test_the_runner_finds_data_and_run_folders_as_the_notebooks_do(tmp_path, mon
     args = run.parse_args(["--out", "runs/from-notebooks"])
     parameters = run.lesson_parameters(args, run.in_lesson(args.out, args), "04")
     assert parameters["run_dir"] == str(ROOT / "runs" / "from-notebooks")
-    assert parameters["data_dir"] == str(ROOT / "data")
+    assert parameters["data_dir"] == str((ROOT / "data").resolve())  # a link to a shared copy is followed
     copy = tmp_path / "copy"  # a lesson elsewhere: its own folders
     args = run.parse_args(["--notebooks", str(copy / "notebooks"), "--data-dir", "cifar", "--out", str(tmp_path / "o")])
     parameters = run.lesson_parameters(args, run.in_lesson(args.out, args), "04")
@@ -324,6 +342,7 @@ def test_evaluation_reads_the_history_saved_with_the_model_not_history_json(tmp_
     model.register_plugin(EarlyStopping(path=out / "model.pt"))
     model.learn(make_dataset(64, 16), torch.optim.Adam(model.parameters()), validation_dataset=make_dataset(32, 16),
                 max_epochs=2)
+    torch.save(model.state_dict(), out / "weights.pt")
     for history_file in ("{not json", None):
         if history_file is None:
             (out / "history.json").unlink()

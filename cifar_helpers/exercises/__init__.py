@@ -70,5 +70,19 @@ def _final(history, key):
     return history[-1][key] if history and key in history[-1] else None
 
 
+def _separated(values):
+    """{(setting, seed): value} for two settings -> (the higher setting or None, separation, spread).
+
+    The higher setting counts only when both of its values lie above both of the other's by more
+    than the two seeds of either setting differ (the spread): a gap smaller than chance tells nothing.
+    """
+    settings = sorted({setting for setting, _ in values})
+    by_setting = {s: [v for (setting, _), v in values.items() if setting == s] for s in settings}
+    low, high = sorted(settings, key=lambda s: sum(by_setting[s]))
+    spread = max(max(v) - min(v) for v in by_setting.values())
+    separation = min(by_setting[high]) - max(by_setting[low])
+    return (high if separation > spread else None), separation, spread
+
+
 # The checks register themselves when their modules are imported.
 from . import evaluation, fast_track, loading, model, training, visualization  # noqa: E402, F401

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import _unanswered, exercise, missing, right, wrong
+from . import _separated, _unanswered, exercise, missing, right, wrong
 
 
 @exercise("5.1")
@@ -51,23 +51,50 @@ def _mirror_gain(most_gained, model, test_loader, labels, classes):
 
 
 @exercise("5.4")
-def _dropout_on_test(test_accuracy, run_dir, test_loader):
+def _dropout_on_test(test_results, lower_loss, run_dir, test_loader):
     from ..cnn import CNN
     from ..metrics import classification_accuracy
+    from .training import DROPOUT_RUNS
 
-    paths = {p: run_dir / f"exercise_dropout_{p}.pt" for p in (0.0, 0.3)}
+    paths = {(p, seed): run_dir / f"exercise_dropout_{p}_seed{seed}.pt" for p, seed in sorted(DROPOUT_RUNS)}
     if not all(path.is_file() for path in paths.values()):
-        return missing("run exercise 4.2 of notebook 4 first: it saves the two short runs' models in run_dir.")
-    if _unanswered(test_accuracy) or set(test_accuracy) != set(paths):
-        return missing("set test_accuracy to {0.0: ..., 0.3: ...}, each model's accuracy on the test images.")
-    if any(isinstance(value, (int, float)) and value > 1 for value in test_accuracy.values()):
+        return missing("run exercise 4.2 of notebook 4 first: it saves its four models in run_dir.")
+    if _unanswered(test_results) or set(test_results) != set(paths):
+        return missing("set test_results to {(0.0, 0): ..., (0.0, 1): ..., (0.5, 0): ..., (0.5, 1): ...}, each "
+                       "model's test loss and accuracy from evaluate_with_metrics.")
+    if any(not {"loss", "accuracy"} <= set(result) for result in test_results.values()):
+        return wrong("keep what evaluate_with_metrics(test_loader, metrics_to_measure) returns: a dict with "
+                     "'loss' and 'accuracy'.")
+    if any(result["accuracy"] > 1 for result in test_results.values()):
         return wrong("give each accuracy as a fraction, such as 0.46, not as a percentage.")
     device = next(iter(test_loader))[0].device
-    expected = {p: CNN(dropout=p).to(device).load(path).evaluate_with_metrics(
-        test_loader, {"accuracy": classification_accuracy})["accuracy"] for p, path in paths.items()}
-    if all(abs(test_accuracy[p] - expected[p]) < 1e-3 for p in expected):
-        better = max(expected, key=expected.get)
-        return right(f"dropout {better} scores higher on the test images ({expected[better]:.1%}). Compare "
-                     "with the gaps you measured in notebook 4.")
-    return wrong("load each model with CNN(dropout=p).load(path) and evaluate it on test_loader with "
-                 "classification_accuracy.")
+    expected = {}
+    for key, path in paths.items():
+        model = CNN().to(device).load(path)
+        expected[key] = model.evaluate_with_metrics(test_loader, {"loss": model.metric_loss,
+                                                                  "accuracy": classification_accuracy})
+    if not all(abs(test_results[key][name] - expected[key][name]) < 1e-3 for key in expected
+               for name in ("loss", "accuracy")):
+        return wrong("load each model with CNN().to(device).load(path) and evaluate it on test_loader with "
+                     "metrics_to_measure.")
+    if _unanswered(lower_loss):
+        return missing("set lower_loss to 0.0, 0.5 or \"neither\".")
+    higher, separation, spread = _separated({key: result["loss"] for key, result in expected.items()})
+    lower = None if higher is None else ({0.0, 0.5} - {higher}).pop()
+    if lower_loss != (lower if lower is not None else "neither"):
+        if lower_loss == "neither":
+            return wrong(f"the settings' losses differ by at least {separation:.3f}, more than the seeds do "
+                         f"({spread:.3f}): which setting's are lower?")
+        if lower is None:
+            return wrong(f"the two seeds of one setting differ by up to {spread:.3f}: do the settings differ by more?")
+        return wrong("compare the two settings' test losses: which are lower?")
+    shown = ", ".join(f"{p} (seed {seed}): {expected[p, seed]['loss']:.3f}" for p, seed in sorted(expected))
+    verdict = (f"dropout {lower} has the lower test loss, by at least {separation:.3f}, more than two seeds of one "
+               f"setting differ ({spread:.3f})" if lower is not None else
+               f"the settings differ by no more than two seeds of one setting do ({spread:.3f})")
+    better, apart, noise = _separated({key: result["accuracy"] for key, result in expected.items()})
+    accuracy = (f"In accuracy dropout {better} scores higher, by at least {apart:.1%}, beyond the seeds' "
+                f"{noise:.1%}." if better is not None else
+                f"In accuracy the settings lie within the seeds' spread ({noise:.1%}): the loss also counts how "
+                "sure each answer is, and it shows what the accuracy does not.")
+    return right(f"test losses {shown}: {verdict}. {accuracy}")

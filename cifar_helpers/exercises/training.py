@@ -1,8 +1,10 @@
 """The checks of notebook 4. Training."""
 
+import math
+
 from ..checks import boolean_value
 from ..metrics import lowest_record
-from . import _final, _unanswered, exercise, missing, right, wrong
+from . import _final, _separated, _unanswered, exercise, missing, right, wrong
 
 
 def _runs(histories, keys, what):
@@ -19,34 +21,55 @@ def _runs(histories, keys, what):
 
 
 @exercise("4.1")
-def _learning_rates(histories, slowest):
+def _learning_rates(histories, worst_rate):
     problem = _runs(histories, {0.01, 0.001, 0.0001}, "learning rate")
     if problem:
         return problem
-    if _unanswered(slowest):
-        return missing("set slowest to the learning rate whose training loss is highest after the last epoch.")
-    expected = max(histories, key=lambda lr: _final(histories[lr], "train_loss"))
-    if slowest == expected:
-        return right(f"with lr={expected} the loss fell least. Too small a step crawls; too large a step "
-                     "overshoots and can make the loss jump.")
-    return wrong("compare each run's train_loss in its last epoch: which is highest?")
+    if _unanswered(worst_rate):
+        return missing("set worst_rate to the learning rate whose training loss is highest after the last epoch.")
+    final = {lr: _final(histories[lr], "train_loss") for lr in histories}
+    expected = max(final, key=final.get)
+    if worst_rate != expected:
+        return wrong("compare each run's train_loss in its last epoch: which is highest?")
+    if expected == 0.01 and abs(final[expected] - math.log(10)) < 0.05:  # still the loss of a guess
+        return right(f"with lr=0.01 the training loss ends at {final[expected]:.3f}, still near ln 10 = 2.303, "
+                     "the loss of a guess: steps that large throw the network off, and it does not learn. "
+                     "With lr=0.0001 it learns, slowly: small steps crawl.")
+    if expected == 0.01:
+        return right("with lr=0.01 the loss fell least: steps that large overshoot.")
+    if expected == 0.0001:
+        return right("with lr=0.0001 the loss fell least: small steps crawl.")
+    return right("an unusual result: the default rate did worst. Look at the three runs' losses epoch by epoch.")
+
+
+DROPOUT_RUNS = {(p, seed) for p in (0.0, 0.5) for seed in (0, 1)}  # exercise 4.2: DropoutCNN
 
 
 @exercise("4.2")
 def _dropout_gap(histories, bigger_gap):
-    problem = _runs(histories, {0.0, 0.3}, "dropout value")
+    problem = _runs(histories, DROPOUT_RUNS, "(dropout, seed) pair")
     if problem:
         return problem
     if _unanswered(bigger_gap):
-        return missing("set bigger_gap to the dropout value whose validation loss ends furthest above its "
-                       "training loss.")
-    gaps = {p: _final(h, "val_loss") - _final(h, "train_loss") for p, h in histories.items()}
-    expected = max(gaps, key=gaps.get)
-    if bigger_gap == expected:
-        return right(f"gaps (validation - training loss): {', '.join(f'{p}: {g:+.3f}' for p, g in gaps.items())}. "
-                     + ("Without dropout the network fits its training images more closely." if expected == 0.0
-                        else "An unusual result after so few epochs: compare the curves."))
-    return wrong("in each run's last epoch, subtract train_loss from val_loss; which gap is larger?")
+        return missing("set bigger_gap to 0.0, 0.5 or \"neither\".")
+    gaps = {key: _final(h, "val_loss") - _final(h, "train_loss") for key, h in histories.items()}
+    larger, separation, spread = _separated(gaps)
+    shown = ", ".join(f"{p} (seed {seed}): {gaps[p, seed]:+.3f}" for p, seed in sorted(gaps))
+    if larger is None:
+        if bigger_gap == "neither":
+            return right(f"the gaps are {shown}. The settings differ by no more than two seeds of one setting do "
+                         f"({spread:.3f}): these runs cannot tell them apart.")
+        return wrong(f"the two seeds of one setting differ by up to {spread:.3f}: do the settings differ by more?")
+    if bigger_gap == larger:
+        effect = ("dropout between the hidden layers narrows the gap: without it the network fits its 2,000 "
+                  "training images far more closely than it fits new ones." if larger == 0.0 else
+                  "an unusual result: here dropout widened the gap. Look at the curves of both settings.")
+        return right(f"the gaps are {shown}: the settings differ by at least {separation:.3f}, more than two seeds "
+                     f"of one setting do ({spread:.3f}). So {effect}")
+    if bigger_gap == "neither":
+        return wrong(f"the settings differ by at least {separation:.3f}, more than the seeds do ({spread:.3f}): "
+                     "which setting's gaps are larger?")
+    return wrong("in each run's last epoch, subtract train_loss from val_loss; which setting's gaps are larger?")
 
 
 @exercise("4.3")
@@ -60,8 +83,9 @@ def _flips(histories, better):
     accuracy = {flips: _final(histories[flips], "val_accuracy") for flips in histories}
     expected = max(accuracy, key=accuracy.get)
     if boolean_value(better) is not None and accuracy[boolean_value(better)] == accuracy[expected]:  # a tie: either
-        return right("in runs this short the difference is small, and either way is possible; over the full "
-                     "lesson, averaged over three seeds, flips gained about half a point in this project's runs.")
+        return right(f"the two runs end {abs(accuracy[True] - accuracy[False]):.1%} apart. One pair of short runs "
+                     "cannot say whether a difference that small is more than chance: that takes several seeds, as "
+                     "in exercise 4.2.")
     return wrong("compare val_accuracy in each run's last epoch.")
 
 
