@@ -1,6 +1,7 @@
 """The checks of notebook 5. Evaluation."""
 
 import numpy as np
+import torch
 
 from . import _separated, _unanswered, exercise, missing, right, wrong
 
@@ -70,13 +71,14 @@ def _dropout_on_test(test_results, lower_loss, run_dir, test_loader):
     device = next(iter(test_loader))[0].device
     expected = {}
     for key, path in paths.items():
-        model = CNN().to(device).load(path)
+        model = CNN().to(device)
+        model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
         expected[key] = model.evaluate_with_metrics(test_loader, {"loss": model.metric_loss,
                                                                   "accuracy": classification_accuracy})
     if not all(abs(test_results[key][name] - expected[key][name]) < 1e-3 for key in expected
                for name in ("loss", "accuracy")):
-        return wrong("load each model with CNN().to(device).load(path) and evaluate it on test_loader with "
-                     "metrics_to_measure.")
+        return wrong("load each state_dict into CNN() with load_state_dict(torch.load(path)) and evaluate it on "
+                     "test_loader with its metric_loss and classification_accuracy.")
     if _unanswered(lower_loss):
         return missing("set lower_loss to 0.0, 0.5 or \"neither\".")
     higher, separation, spread = _separated({key: result["loss"] for key, result in expected.items()})
