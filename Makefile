@@ -38,6 +38,7 @@ browser-test: install
 
 lint: install
 	$(PY) -m ruff check cifar_helpers tests browser_tests benchmarks tools
+	$(VENV)/bin/lint-imports  # the layers contract in pyproject.toml
 
 bench: install
 	$(PY) benchmarks/bench_training.py $(ARGS)

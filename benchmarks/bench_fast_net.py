@@ -31,8 +31,8 @@ import torch.nn.functional as F
 
 from cifar_helpers import (AlternatingFlip, DataSet, FastNet, Muon, RandomCrop, batch_to_tensors, default_widths,
                            fast_bfloat16)
-from cifar_helpers.checks import argument_type, whole_number
-from cifar_helpers.parameters import check_widths
+from cifar_helpers.core.validation import argument_type, whole_number
+from cifar_helpers.lesson.parameters import check_widths
 
 
 def make_step(widths, batch_size, channels_last, frozen_bias, device, bfloat16=None, compile_backend=None):

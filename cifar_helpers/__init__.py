@@ -1,32 +1,33 @@
 """cifar_helpers: the small library under the CIFAR-10 lesson.
 
-Data: load_cifar10, CLASSES, DataSet, AsyncDataLoader, batch_to_tensors, to_images, RandomFlip, RandomCrop,
-AlternatingFlip.
-Model: Model, StopTraining, CNN, PlainCNN, FastNet (default_widths, fast_bfloat16), FastDropout; the optimizer Muon.
-Plugins: PluginInterface, EarlyStopping, ProgressBar, Logger, Evaluator, LivePlot. Metrics and plotting helpers;
-select_device, set_seed, notebook_setup.
+Its folders are layers, each importing only those below it (docs/architecture.md):
+core/ (checks, device, seeds, files), data/ (load_cifar10, DataSet, AsyncDataLoader, augmentation,
+normalisation), training/ (Model, events, plugins, metrics, plotting), networks/ (CNN, PlainCNN,
+FastNet, FastDropout, Muon), lesson/ (parameters, session, exercises, widgets). This module gives
+every public name, so notebooks write ``from cifar_helpers import CNN``.
 """
 
-from .async_loader import AsyncDataLoader
-from .augment import AlternatingFlip, RandomCrop, RandomFlip, mirror_batch, shift_batch
-from .checks import parse_bool
-from .cifar10 import CLASSES, SOURCES, DataFormatError, DataNotFoundError, Split, as_torchvision_dataset, load_cifar10
-from .cnn import CNN, PlainCNN
-from .dataset import DataSet
-from .device import select_device
-from .dropout import FastDropout
-from .fast_net import FastNet, default_widths, fast_bfloat16
-from .events import EVENTS, PluginInterface, StopTraining, TrainingState
-from .metrics import accuracy, classification_accuracy, confusion_matrix, most_confused, per_class_accuracy
-from .model import Model
-from .muon import Muon
-from .parameters import check_parameters
-from .plotting import (plot_class_counts, plot_confusion_matrix, plot_history, prediction_gallery,
+from .data.async_loader import AsyncDataLoader
+from .data.augment import AlternatingFlip, RandomCrop, RandomFlip, mirror_batch, shift_batch
+from .core.validation import parse_bool
+from .data.cifar10 import (CLASSES, SOURCES, DataFormatError, DataNotFoundError, Split, as_torchvision_dataset,
+                           load_cifar10)
+from .networks.cnn import CNN, PlainCNN
+from .data.dataset import DataSet
+from .core.device import select_device
+from .networks.dropout import FastDropout
+from .networks.fast_net import FastNet, default_widths, fast_bfloat16
+from .training.events import EVENTS, PluginInterface, StopTraining, TrainingState
+from .training.metrics import accuracy, classification_accuracy, confusion_matrix, most_confused, per_class_accuracy
+from .training.model import Model
+from .networks.muon import Muon
+from .lesson.parameters import check_parameters
+from .training.plotting import (plot_class_counts, plot_confusion_matrix, plot_history, prediction_gallery,
                        show_images)
-from .plugins import EarlyStopping, Evaluator, LivePlot, Logger, ProgressBar
-from .seeding import set_seed
-from .session import is_headless, lesson_path, notebook_setup, quick_profile
-from .transforms import CIFAR10_MEAN, CIFAR10_STD, batch_to_tensors, to_images
+from .training.plugins import EarlyStopping, Evaluator, LivePlot, Logger, ProgressBar
+from .core.seeding import set_seed
+from .lesson.session import is_headless, lesson_path, notebook_setup, quick_profile
+from .data.normalize import CIFAR10_MEAN, CIFAR10_STD, batch_to_tensors, to_images
 
 __version__ = "0.2.0"
 

@@ -72,7 +72,7 @@ def check_results(notebook) -> dict:
 def grade(paths) -> list[str]:
     """A table: one row per notebook, one column per exercise, and the number right out of all the
     notebook's exercises (those of its number: ``04_...`` has 4.1, 4.2, ...), run or not."""
-    from .exercises import CHECKS
+    from .lesson.exercises import CHECKS
 
     rows = {str(p): check_results(nbformat.read(p, as_version=4)) for p in paths}  # the path: one file per student
     expected = {}

@@ -18,11 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-from .checks import argument_type, real_number
-from .cifar10 import SOURCES
-from .parameters import RULES
-from .run_folder import RunFolderBusy, kernel_runtime_folder, local_kernel_manager, prepare_run_folder, run_folder_lock
-from .session import HEADLESS_ENV
+from .core.validation import argument_type, real_number
+from .data.cifar10 import SOURCES
+from .lesson.parameters import RULES
+from .lesson.run_folder import (RunFolderBusy, kernel_runtime_folder, local_kernel_manager, prepare_run_folder,
+                               run_folder_lock)
+from .lesson.session import HEADLESS_ENV
 
 DEFAULT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cifar_helpers import load_cifar10
-from cifar_helpers.cifar10_spec import CLASSES
+from cifar_helpers.data.cifar10_spec import CLASSES
 
 PATH = Path(__file__).resolve().parent.parent / "tools" / "airbench_reference.py"
 spec = importlib.util.spec_from_file_location("airbench_reference", PATH)

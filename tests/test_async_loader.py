@@ -174,7 +174,7 @@ def test_training_with_an_evaluator_over_the_training_loader(tiny_model, synthet
     import torch
 
     from cifar_helpers import Evaluator
-    from cifar_helpers.metrics import classification_accuracy
+    from cifar_helpers.training.metrics import classification_accuracy
 
     x, y = synthetic_tensors
     loader = AsyncDataLoader(DataSet([x[:160], y[:160]], batch_size=16, shuffle=False))

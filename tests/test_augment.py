@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cifar_helpers import RandomCrop, RandomFlip, mirror_batch, shift_batch
-from cifar_helpers.metrics import classification_accuracy
+from cifar_helpers.training.metrics import classification_accuracy
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from cifar_helpers import check_parameters, notebook_setup, parse_bool
-from cifar_helpers.checks import argument_type, real_number, whole_number
-from cifar_helpers.parameters import RULES
+from cifar_helpers.core.validation import argument_type, real_number, whole_number
+from cifar_helpers.lesson.parameters import RULES
 
 
 @pytest.mark.parametrize("value, expected", [

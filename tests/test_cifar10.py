@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-import cifar_helpers.files
-import cifar_helpers.image_folders as image_folders
+import cifar_helpers.core.files
+import cifar_helpers.data.image_folders as image_folders
 from cifar_helpers import CLASSES, DataFormatError, DataNotFoundError, as_torchvision_dataset, load_cifar10
 
 # --- helpers --------------------------------------------------------------------------------
@@ -402,7 +402,7 @@ def test_an_unreadable_cache_is_rebuilt_with_a_notice(tmp_path, capsys, damage):
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_cache_that_cannot_be_written_is_skipped_with_one_notice(tmp_path, monkeypatch, capsys):
     root = write_images(tmp_path / "data")
-    monkeypatch.setattr(cifar_helpers.files, "_open_temporary", lambda tmp: open("/dev/full", "wb"))
+    monkeypatch.setattr(cifar_helpers.core.files, "_open_temporary", lambda tmp: open("/dev/full", "wb"))
     check_decoded(load_cifar10("train", root=root, verbose=False))
     out = capsys.readouterr().out
     assert len(out.splitlines()) == 1

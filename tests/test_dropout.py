@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from cifar_helpers.dropout import FastDropout
+from cifar_helpers.networks.dropout import FastDropout
 
 
 def test_is_an_nn_dropout_with_its_p():

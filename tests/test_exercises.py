@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from cifar_helpers import CLASSES, CNN, AsyncDataLoader, DataSet, batch_to_tensors, show_images
-from cifar_helpers.exercises import CHECKS, check
+from cifar_helpers.lesson.exercises import CHECKS, check
 
 
 STOPPED = "val_loss has not improved for 1 epochs"  # EarlyStopping's reason
@@ -365,7 +365,7 @@ def test_5_4_judges_the_loss_and_reports_the_accuracy_each_against_the_seeds(con
         def evaluate_with_metrics(self, loader, metrics):
             return dict(results[self.key])
 
-    monkeypatch.setattr("cifar_helpers.cnn.CNN", StandIn)
+    monkeypatch.setattr("cifar_helpers.networks.cnn.CNN", StandIn)
     monkeypatch.setattr(torch, "load", lambda path, **_: by_path[str(path)])
     for answer, verdict in ((0.5, "✓"), (0.0, "✗"), ("neither", "✗")):
         check("5.4", test_results=results, lower_loss=answer, run_dir=context.run_dir, test_loader=context.loader)

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from cifar_helpers import batch_to_tensors, load_cifar10
-from cifar_helpers.fast_net import FastNet
+from cifar_helpers.networks.fast_net import FastNet
 
 
 def test_ten_scores_per_image_for_any_widths():
@@ -89,7 +89,7 @@ def test_bfloat16_decides_the_number_format_of_the_convolutions(bfloat16, dtype)
 
 
 def test_bfloat16_none_follows_the_hardware(monkeypatch):
-    import cifar_helpers.fast_net as fast_net
+    import cifar_helpers.networks.fast_net as fast_net
     model = FastNet(widths=(8, 16, 16)).eval()
     seen = []
     model.stages[0][0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
@@ -100,7 +100,7 @@ def test_bfloat16_none_follows_the_hardware(monkeypatch):
 
 
 def test_fast_bfloat16_means_a_gpu_or_a_cpu_with_amx(monkeypatch):
-    from cifar_helpers.fast_net import fast_bfloat16
+    from cifar_helpers.networks.fast_net import fast_bfloat16
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     for native in (True, False):  # Ampere or later; a T4 only emulates bfloat16
         monkeypatch.setattr(torch.cuda, "is_bf16_supported",

@@ -5,7 +5,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from cifar_helpers.interactive import to_network_input
+from cifar_helpers.lesson.widgets import to_network_input
 
 
 def encoded(image, **options):

@@ -215,7 +215,7 @@ def test_batch_to_tensors_off_the_cpu_keeps_shapes_types_and_layout():
 
 
 def test_the_gpu_normalisation_computes_what_the_cpu_table_does():
-    from cifar_helpers.transforms import _normalise
+    from cifar_helpers.data.normalize import _normalise
 
     images = np.random.default_rng(0).integers(0, 256, size=(8, 32, 32, 3), dtype=np.uint8)
     on_cpu, _ = batch_to_tensors((images, np.zeros(8)))

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import cifar_helpers.files
+import cifar_helpers.core.files
 from cifar_helpers import (CNN, EVENTS, AsyncDataLoader, DataSet, Model, PluginInterface, ProgressBar,
                            StopTraining, set_seed)
-from cifar_helpers.checkpoint import load_checkpoint, save_checkpoint
-from cifar_helpers.metrics import classification_accuracy
+from cifar_helpers.training.checkpoint import load_checkpoint, save_checkpoint
+from cifar_helpers.training.metrics import classification_accuracy
 
 
 def sgd(model, lr=0.01):
@@ -501,7 +501,7 @@ def test_a_history_value_that_is_not_plain_data_is_refused_before_writing(tmp_pa
 def test_a_full_disk_while_saving_gives_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     path = CNN().save(tmp_path / "run" / "model.pt")
     before = path.read_bytes()
-    monkeypatch.setattr(cifar_helpers.files, "_open_temporary", lambda tmp: open("/dev/full", "wb"))
+    monkeypatch.setattr(cifar_helpers.core.files, "_open_temporary", lambda tmp: open("/dev/full", "wb"))
     with pytest.raises(OSError, match=r"could not write the checkpoint .*model.pt \(No space left on device\): "
                                       r"free some disk space"):
         CNN().save(path)
@@ -556,7 +556,7 @@ def test_a_crash_while_saving_keeps_the_previous_checkpoint(tmp_path):
     save_checkpoint({"weights": torch.full((4,), 1.0)}, path)
     crash = textwrap.dedent(f"""
         import os, sys, torch
-        from cifar_helpers.checkpoint import save_checkpoint
+        from cifar_helpers.training.checkpoint import save_checkpoint
 
         def half_then_die(payload, f):
             f.write(b"PK" + b"x" * 1000)  # half a file on disk, then the process is killed

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cifar_helpers.muon import Muon, orthogonalise
+from cifar_helpers.networks.muon import Muon, orthogonalise
 
 
 def test_orthogonalise_moves_every_singular_value_near_one():

@@ -22,7 +22,7 @@ import papermill
 import pytest
 
 import cifar_helpers
-import cifar_helpers.exercises
+from cifar_helpers.lesson import exercises
 from cifar_helpers import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ def test_opens_with_goal_time_and_data_note_and_ends_with_exercises_and_question
 
 def test_notebook_03_networks_are_the_library_networks():
     notebook = read(NOTEBOOK_DIR / "03_model.ipynb")
-    networks = {"cnn-definition": cifar_helpers.cnn.CNN, "plain-cnn-definition": cifar_helpers.cnn.PlainCNN}
+    networks = {"cnn-definition": cifar_helpers.CNN, "plain-cnn-definition": cifar_helpers.PlainCNN}
     for tag, network in networks.items():
         cells = cells_tagged(notebook, tag)
         assert len(cells) == 1
@@ -326,7 +326,7 @@ def test_whole_lesson_runs_headless(tmp_path, capsys, monkeypatch):
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 1, "the live plot leaves exactly one figure"
     assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
     every_check = "".join(printed(read(p)) for p in (out / "notebooks").iterdir())
-    assert every_check.count("✓ Exercise") == len(cifar_helpers.exercises.CHECKS), "every solution passes its check"
+    assert every_check.count("✓ Exercise") == len(exercises.CHECKS), "every solution passes its check"
     assert "✗ Exercise" not in every_check and "… Exercise" not in every_check
 
 
@@ -539,7 +539,7 @@ def test_kernels_start_in_a_short_or_a_deep_runtime_folder(tmp_path, short_temp_
     """IPC socket paths may have at most 107 bytes: a deep runtime folder (long TMPDIR) uses TCP instead."""
     from nbclient import NotebookClient
 
-    from cifar_helpers.run_folder import local_kernel_manager
+    from cifar_helpers.lesson.run_folder import local_kernel_manager
 
     folder = short_temp_folder if depth == "short" else tmp_path / ("d" * 60) / "runtime"
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(folder))

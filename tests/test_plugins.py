@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cifar_helpers import EarlyStopping, Evaluator, LivePlot, Logger, ProgressBar
-from cifar_helpers.metrics import classification_accuracy
+from cifar_helpers.training.metrics import classification_accuracy
 
 
 def sgd(model):
@@ -241,7 +241,7 @@ def test_default_plugins_run_headless(capsys, tiny_model, make_dataset):
 def test_live_plot_in_a_notebook_updates_one_output(monkeypatch, tiny_model, make_dataset):
     import IPython.display
 
-    import cifar_helpers.plugins.live_plot as live_plot
+    import cifar_helpers.training.plugins.live_plot as live_plot
 
     shown = []
 

@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cifar_helpers import load_cifar10  # noqa: E402
-from cifar_helpers.cifar10 import SOURCES  # noqa: E402
-from cifar_helpers.checks import argument_type, whole_number  # noqa: E402
-from cifar_helpers.cifar10_spec import CLASSES  # noqa: E402
-from cifar_helpers.session import lesson_path  # noqa: E402
+from cifar_helpers.data.cifar10 import SOURCES  # noqa: E402
+from cifar_helpers.core.validation import argument_type, whole_number  # noqa: E402
+from cifar_helpers.data.cifar10_spec import CLASSES  # noqa: E402
+from cifar_helpers.lesson.session import lesson_path  # noqa: E402
 
 
 def export_for_airbench(folder: Path, data_dir="data", source="auto") -> list[Path]:

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ..checks import boolean_value
+from ...core.validation import boolean_value
 from . import _unanswered, exercise, missing, right, wrong
 
 

@@ -9,7 +9,7 @@ import io
 from matplotlib.figure import Figure
 
 from ..plotting import plot_history
-from ..session import in_notebook
+from ...core.environment import in_notebook
 from ..events import PluginInterface
 
 

@@ -20,7 +20,7 @@ convolution filters, and does not rescale the weights.
 
 import torch
 
-from .checks import parse_bool, real_number, whole_number
+from ..core.validation import parse_bool, real_number, whole_number
 
 # Coefficients of the quintic Newton-Schulz iteration, chosen to push small singular values up fast.
 _A, _B, _C = 3.4445, -4.7750, 2.0315

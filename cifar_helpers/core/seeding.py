@@ -5,7 +5,7 @@ import random
 import numpy as np
 import torch
 
-from .checks import whole_number
+from .validation import whole_number
 
 
 def set_seed(seed):

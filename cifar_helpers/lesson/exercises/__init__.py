@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from ..checks import env_flag
+from ...core.validation import env_flag
 
 CHECKS = {}  # filled by the modules imported at the end of this one, one per notebook
 RIGHT, WRONG, MISSING = "right", "wrong", "missing"

@@ -36,7 +36,7 @@ def _most_confident_wrong(index, probabilities, labels):
 
 @exercise("5.3")
 def _mirror_gain(most_gained, model, test_loader, labels, classes):
-    from ..metrics import confusion_matrix, per_class_accuracy
+    from ...training.metrics import confusion_matrix, per_class_accuracy
 
     if _unanswered(most_gained):
         return missing("set most_gained to the class whose accuracy rises most with the mirror look.")
@@ -53,8 +53,8 @@ def _mirror_gain(most_gained, model, test_loader, labels, classes):
 
 @exercise("5.4")
 def _dropout_on_test(test_results, lower_loss, run_dir, test_loader):
-    from ..cnn import CNN
-    from ..metrics import classification_accuracy
+    from ...networks.cnn import CNN
+    from ...training.metrics import classification_accuracy
     from .training import DROPOUT_RUNS
 
     paths = {(p, seed): run_dir / f"exercise_dropout_{p}_seed{seed}.pt" for p, seed in sorted(DROPOUT_RUNS)}

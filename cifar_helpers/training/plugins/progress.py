@@ -9,7 +9,7 @@ notebook or a log stays short.
 import math
 import sys
 
-from ..session import is_headless
+from ...core.environment import is_headless
 from ..events import PluginInterface
 
 def make_bar(total, desc, leave):

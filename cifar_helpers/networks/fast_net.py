@@ -17,8 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import Model
-from .parameters import RULES, check_widths
+from ..core.validation import parse_bool, whole_number
+from ..training.model import Model
+
+
+def check_widths(value, name="widths"):
+    """Three channel counts (text such as "32,128,128" too), else a ValueError naming ``name``."""
+    given = value.strip("()[] ").replace(",", " ").split() if isinstance(value, str) else value  # "32,128,128"
+    widths = tuple(given) if isinstance(given, (list, tuple)) else None
+    if widths is None or len(widths) != 3:
+        raise ValueError(f"{name}={value!r} must be three channel counts, such as (32, 128, 128).")
+    return tuple(whole_number(w, name, 128) for w in widths)
 
 
 def fast_bfloat16(device):
@@ -81,7 +90,7 @@ class FastNet(Model):
         super().__init__()
         widths = check_widths(widths)
         self.label_smoothing = label_smoothing
-        self.bfloat16 = RULES["bfloat16"](bfloat16, "bfloat16")  # the notebook parameter's rule: None, or a yes/no
+        self.bfloat16 = None if bfloat16 in (None, "None") else parse_bool(bfloat16, "bfloat16")
         self.patches = nn.Conv2d(3, 24, kernel_size=2)          # 3x32x32 -> 24x31x31: 2x2 patches
         self.stages = nn.Sequential(conv_group(24, widths[0]),  # -> widths[0] x 15 x 15
                                     conv_group(widths[0], widths[1]),  # -> widths[1] x 7 x 7

@@ -3,11 +3,11 @@
 import os
 from pathlib import Path
 
-from .checks import env_flag
+from ..core.environment import HEADLESS_ENV, in_notebook, is_headless  # noqa: F401 (the lesson's names)
+from ..core.validation import env_flag
 from .parameters import check_parameters
 
 QUICK_ENV = "CIFAR_QUICK"
-HEADLESS_ENV = "CIFAR_HEADLESS"
 
 # What the quick profile changes, where a notebook has the parameter: synthetic data, a run
 # folder of its own instead of the lesson's (another one given explicitly is kept), at most this
@@ -15,31 +15,6 @@ HEADLESS_ENV = "CIFAR_HEADLESS"
 QUICK_SETTINGS = {"source": "synthetic", "widths": (8, 16, 16)}
 QUICK_RUN_DIR = {"runs/lesson": "runs/quick"}
 QUICK_AT_MOST = {"max_epochs": 2, "epochs": 1, "ablation_epochs": 1, "exercise_epochs": 1}
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (JupyterLab, papermill, nbval, VS Code, ...)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def is_headless() -> bool:
-    """True unless a person is watching a notebook live.
-
-    Headless: CIFAR_HEADLESS=1, no Jupyter kernel, or a kernel whose client allows no input
-    (papermill and nbclient execute that way; JupyterLab allows input).
-    """
-    if env_flag(HEADLESS_ENV):
-        return True
-    if not in_notebook():
-        return True
-    from IPython import get_ipython
-
-    return not getattr(get_ipython().kernel, "_allow_stdin", True)
 
 
 def quick_profile(announce=True) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import parse_bool, seed_value, whole_number
+from ..core.validation import parse_bool, seed_value, whole_number
 from .cifar10_spec import CLASSES, SPLITS, DataFormatError, DataNotFoundError
 from .image_folders import cache_folder, find_image_folders, load_image_folders
 from .synthetic import make_synthetic_cifar10

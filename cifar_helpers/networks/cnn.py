@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .dropout import FastDropout
-from .model import Model
+from ..training.model import Model
 
 
 class CNN(Model):

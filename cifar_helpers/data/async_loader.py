@@ -23,7 +23,7 @@ import queue
 import threading
 import weakref
 
-from .checks import whole_number
+from ..core.validation import whole_number
 
 _BATCH, _END, _ERROR = "batch", "end", "error"
 

@@ -8,8 +8,9 @@ library's ``subset``).
 
 from __future__ import annotations
 
-from .checks import parse_bool, real_number, whole_number
-from .cifar10 import SOURCES
+from ..core.validation import parse_bool, real_number, whole_number
+from ..data.cifar10 import SOURCES
+from ..networks.fast_net import check_widths
 
 
 def _choice(options):
@@ -32,15 +33,6 @@ def _optional(rule):
 
 def _whole(example, minimum=1):
     return lambda value, name: whole_number(value, name, example, minimum)
-
-
-def check_widths(value, name="widths"):
-    """Three channel counts (text such as "32,128,128" too), else a ValueError naming ``name``."""
-    given = value.strip("()[] ").replace(",", " ").split() if isinstance(value, str) else value  # "32,128,128"
-    widths = tuple(given) if isinstance(given, (list, tuple)) else None
-    if widths is None or len(widths) != 3:
-        raise ValueError(f"{name}={value!r} must be three channel counts, such as (32, 128, 128).")
-    return tuple(whole_number(w, name, 128) for w in widths)
 
 
 # name -> rule(value, name): the checked value, or a ValueError naming the parameter.

@@ -23,7 +23,7 @@ has not seen; the same horse two pixels further left is one too. Standard for CI
 import numpy as np
 import torch
 
-from .checks import batch_inputs, real_number, seed_value, whole_number
+from ..core.validation import batch_inputs, real_number, seed_value, whole_number
 from .dataset import DataSet
 
 

@@ -2,8 +2,8 @@
 
 import math
 
-from ..checks import boolean_value
-from ..metrics import lowest_record
+from ...core.validation import boolean_value
+from ...training.metrics import lowest_record
 from . import _final, _separated, _unanswered, exercise, missing, right, wrong
 
 

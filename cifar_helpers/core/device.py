@@ -2,7 +2,7 @@
 
 import torch
 
-from .checks import parse_bool
+from .validation import parse_bool
 
 
 def select_device(cuda):

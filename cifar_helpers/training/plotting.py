@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .checks import parse_bool
+from ..core.validation import parse_bool
 from .metrics import lowest_record
-from .transforms import to_images
+from ..data.normalize import to_images
 
 
 def _as_pictures(images):

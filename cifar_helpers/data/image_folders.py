@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .cifar10_spec import CLASSES, SPLITS, DataFormatError
-from .files import atomic_write
+from ..core.files import atomic_write
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 

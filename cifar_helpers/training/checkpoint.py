@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import atomic_write
+from ..core.files import atomic_write
 
 
 def save_checkpoint(payload, path):

@@ -21,9 +21,9 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .augment import mirror_batch
+from ..data.augment import mirror_batch
 from .checkpoint import load_checkpoint, plain_data, save_checkpoint
-from .checks import batch_inputs, check_batch, check_optimizer, parse_bool, whole_number
+from ..core.validation import batch_inputs, check_batch, check_optimizer, parse_bool, whole_number
 from .events import EVENTS, StopTraining, TrainingState, plugin_handlers
 
 

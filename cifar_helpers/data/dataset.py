@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from .checks import parse_bool, real_number, seed_value, whole_number
+from ..core.validation import parse_bool, real_number, seed_value, whole_number
 
 
 class DataSet:

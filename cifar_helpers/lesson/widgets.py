@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .session import is_headless
-from .transforms import batch_to_tensors
+from ..data.normalize import batch_to_tensors
 
 
 def plot_mistakes(images, probabilities, labels, true_class, predicted_class, classes, limit=5):

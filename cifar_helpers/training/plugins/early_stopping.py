@@ -3,7 +3,7 @@
 import math
 from pathlib import Path
 
-from ..checks import parse_bool, real_number, whole_number
+from ...core.validation import parse_bool, real_number, whole_number
 from ..events import PluginInterface, StopTraining
 
 

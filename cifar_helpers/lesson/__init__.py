@@ -1,0 +1,1 @@
+"""What only the notebooks use: their parameters, the session, the exercise checks, the widgets and the run folder."""

@@ -1,0 +1,1 @@
+"""Training and measuring a Model: the loop and its events, plugins, checkpoints, metrics and plots."""
