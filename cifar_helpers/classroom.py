@@ -1,7 +1,7 @@
 """Classroom commands: student copies of the notebooks, and a table of the exercise checks.
 
-    python -m cifar_helpers.classroom student-copies OUT      (make student)
-    python -m cifar_helpers.classroom grade NOTEBOOK...       a table of ✓ / ✗ / … per exercise
+    python -m cifar_helpers.classroom student-copies OUT [--force]        (make student)
+    python -m cifar_helpers.classroom grade NOTEBOOK... [--notebooks DIR]   a table of ✓ / ✗ / … per exercise
 
 The notebooks in notebooks/ are the teacher's version. Their exercises use nbgrader's markup:
 the answer cell is an nbgrader solution cell whose solution sits between "### BEGIN SOLUTION"
@@ -10,20 +10,60 @@ copy is made with nbgrader's own ClearSolutions preprocessor (each solution beco
 "# YOUR CODE HERE", so Run All still runs and each check says "no answer yet"), and the exercise
 cells lose their outputs; the lesson's own outputs stay, for reading. The same notebooks also
 work with nbgrader's full pipeline (generate_assignment, autograde): see docs/teachers_guide.md.
+
+student-copies refuses the teacher's folder, a notebook with solutions, and a copy whose cells
+changed since it was written (their hash is in its metadata; --force replaces such a copy). It
+makes every copy before writing any, each through a temporary file renamed over the old one.
+grade reads a verdict only from a check cell whose source is the teacher's ("!": missing or edited).
+Errors are one line on stderr. Exit status: 0 done, 2 bad input or a refusal, 1 a failed read
+or write, 130 interrupted (Ctrl-C); no notebook is ever left half-written.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import re
 import sys
 from pathlib import Path
 
-import nbformat
+try:
+    import nbformat
+except KeyboardInterrupt:  # Ctrl-C while the command starts: nbformat takes seconds to import
+    if __name__ != "__main__":
+        raise
+    print("python -m cifar_helpers.classroom: interrupted; nothing was written", file=sys.stderr)
+    sys.exit(130)
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CODE_STUB = "# YOUR CODE HERE"
+SOLUTION_MARK = "BEGIN SOLUTION"  # nbgrader's delimiter, as in "### BEGIN SOLUTION"
 CHECK_LINE = re.compile(r"^(✓|✗|…) Exercise (\d+\.\d+):", re.M)
+CHECK_CALL = re.compile(r"""^check\(\s*["'](\d+\.\d+)["']""")
+
+
+class Stop(Exception):
+    """A one-line reason to stop, and the exit status: 2 bad input or a refusal, 1 a failed read or write."""
+
+    def __init__(self, message, status=2):
+        super().__init__(message)
+        self.status = status
+
+
+def read_notebook(path):
+    """The notebook at ``path``; a missing, empty or non-notebook file stops with one line."""
+    path = Path(path)
+    try:
+        return nbformat.read(path, as_version=4)
+    except FileNotFoundError:
+        raise Stop(f"{path} does not exist") from None
+    except OSError as error:
+        raise Stop(f"cannot read {path}: {error.strerror}", 1) from None
+    except Exception as error:  # nbformat raises NotJSONError, ValidationError, AttributeError, ...
+        why = "is empty" if path.stat().st_size == 0 else f"is not a notebook ({str(error).splitlines()[0][:80]})"
+        raise Stop(f"{path} {why}: give an .ipynb file saved by Jupyter") from None
 
 
 def is_exercise_cell(cell) -> bool:
@@ -31,8 +71,14 @@ def is_exercise_cell(cell) -> bool:
     return bool(meta.get("solution") or meta.get("grade"))
 
 
+def fingerprint(notebook) -> str:
+    """sha256 of the cells' sources: what a student changes when they work in a copy."""
+    return hashlib.sha256(json.dumps([cell.source for cell in notebook.cells]).encode()).hexdigest()
+
+
 def student_copy(notebook):
-    """The student's version of a teacher's notebook (a NotebookNode): solutions and exercise outputs removed."""
+    """The student's version of a teacher's notebook (a NotebookNode): solutions and exercise outputs
+    removed, and the fingerprint of its sources recorded in metadata["cifar_helpers"]["student_copy"]."""
     from nbgrader.preprocessors import ClearSolutions
 
     clear = ClearSolutions(code_stub={"python": CODE_STUB}, text_stub="YOUR ANSWER HERE", enforce_metadata=True)
@@ -41,53 +87,121 @@ def student_copy(notebook):
         if cell.cell_type == "code" and is_exercise_cell(cell):
             cell.outputs, cell.execution_count = [], None
     # (ClearSolutions itself refuses a solution marker outside a solution cell.)
+    notebook.metadata.setdefault("cifar_helpers", {})["student_copy"] = {"sha256": fingerprint(notebook)}
     return notebook
 
 
-def write_student_copies(out_dir, notebooks_dir=NOTEBOOKS):
+def refuse_to_replace(target, copy, force):
+    """Stop if writing ``copy`` over an existing ``target`` would lose work."""
+    if not target.is_file():
+        return  # (a folder in its place, or a file in OUT's place, fails when written)
+    try:
+        old = read_notebook(target)
+    except Stop:
+        old = None  # not a notebook: nobody can tell what it was, so only --force replaces it
+    if old is not None and any(SOLUTION_MARK in cell.source for cell in old.cells):
+        raise Stop(f"{target} holds solutions ({SOLUTION_MARK}), so it is not replaced, even with --force: "
+                   "choose another OUT folder")
+    written = old.metadata.get("cifar_helpers", {}).get("student_copy", {}).get("sha256") if old is not None else None
+    if not force and (old is None or fingerprint(old) not in (written, fingerprint(copy))):
+        raise Stop(f"{target} changed since it was written (a student's work?): move it away, "
+                   "or pass --force to replace it")
+
+
+def write_whole(path, text):
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: all or nothing."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "x", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:  # a full disk or Ctrl-C: the old file stays as it was
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_student_copies(out_dir, notebooks_dir=NOTEBOOKS, force=False):
     """Write a student copy of every numbered notebook into ``out_dir``; return their paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
-        copy = student_copy(nbformat.read(path, as_version=4))
-        nbformat.write(copy, out_dir / path.name)
-        written.append(out_dir / path.name)
-    return written
+    out_dir, notebooks_dir = Path(out_dir), Path(notebooks_dir)
+    sources = sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not sources:
+        why = "has no numbered notebooks (01_*.ipynb, ...)" if notebooks_dir.is_dir() else "does not exist"
+        raise Stop(f"--notebooks folder {notebooks_dir} {why}: pass the folder of the teacher's notebooks")
+    if out_dir.resolve() == notebooks_dir.resolve():
+        raise Stop(f"OUT {out_dir} is the teacher's notebooks folder: choose another folder, such as student/")
+    copies = {}
+    for path in sources:  # every copy is made before any is written
+        try:
+            copy = student_copy(read_notebook(path))
+        except RuntimeError as error:  # from ClearSolutions
+            raise Stop(f"{path}: broken solution marker ({error}): fix its ### BEGIN/END SOLUTION lines") from None
+        copies[out_dir / path.name] = (copy, nbformat.writes(copy) + "\n")
+    for target, (copy, _) in copies.items():
+        refuse_to_replace(target, copy, force)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise Stop(f"cannot make the folder {out_dir} ({error.strerror}): clear the way, or choose another OUT",
+                   1) from None
+    for done, (target, (_, text)) in enumerate(copies.items()):
+        try:
+            write_whole(target, text)
+        except OSError as error:
+            raise Stop(f"cannot write {target}: {error.strerror} ({done} of {len(copies)} copies written, "
+                       "the others left as they were)", 1) from None
+    return list(copies)
 
 
-def check_results(notebook) -> dict:
-    """{exercise: '✓' | '✗' | '…'} from the check cells' outputs of an executed notebook."""
+def verdict(cell, name) -> str:
+    """The mark of exercise ``name`` in a check cell's outputs: printed, or (grading: CIFAR_GRADING /
+    nbgrader) the AssertionError's message; '-' when the cell has no verdict."""
+    mark = "-"
+    for output in cell.get("outputs", []):
+        text = output.get("evalue", "") if output.get("ename") == "AssertionError" else output.get("text", "")
+        mark = next((m for m, n in CHECK_LINE.findall(text) if n == name), mark)
+    return mark
+
+
+def check_results(notebook, teacher) -> dict:
+    """{exercise: mark} for every check cell of the ``teacher``'s notebook, read from the same cell of
+    ``notebook`` (same cell id or nbgrader grade_id): '✓' | '✗' | '…', '-' not run, '!' missing or edited."""
     results = {}
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
+    for check in teacher.cells:
+        call = CHECK_CALL.match(check.source) if check.cell_type == "code" else None
+        meta = check.metadata.get("nbgrader", {})
+        if not (call and meta.get("grade") and meta.get("locked")):
             continue
-        for output in cell.get("outputs", []):
-            # printed, or (grading: CIFAR_GRADING / nbgrader) the AssertionError's message
-            for mark, name in CHECK_LINE.findall(f"{output.get('text', '')}\n{output.get('evalue', '')}"):
-                results[name] = mark
+        same = {check.get("id"), meta.get("grade_id")} - {None}  # the same cell: the same id or grade_id
+        cell = next((c for c in notebook.cells if same & {c.get("id"), c.metadata.get("nbgrader", {}).get("grade_id")}),
+                    None)
+        kept = cell is not None and cell.cell_type == "code" and cell.source == check.source and all(
+            cell.metadata.get("nbgrader", {}).get(key) for key in ("grade", "locked"))
+        results[call[1]] = verdict(cell, call[1]) if kept else "!"
     return results
 
 
-def grade(paths) -> list[str]:
+def grade(paths, notebooks_dir=NOTEBOOKS) -> list[str]:
     """A table: one row per notebook, one column per exercise, and the number right out of all the
-    notebook's exercises (those of its number: ``04_...`` has 4.1, 4.2, ...), run or not."""
-    from .lesson.exercises import CHECKS
-
-    rows = {str(p): check_results(nbformat.read(p, as_version=4)) for p in paths}  # the path: one file per student
-    expected = {}
-    for name, result in rows.items():
-        number = re.match(r"(\d+)_", Path(name).name)
-        chapters = {e.split(".")[0] for e in result} | ({str(int(number[1]))} if number else set())
-        expected[name] = [e for e in CHECKS if e.split(".")[0] in chapters]
-    exercises = sorted({e for names in expected.values() for e in names} | {e for r in rows.values() for e in r},
-                       key=lambda n: tuple(map(int, n.split("."))))
+    exercises of the teacher's notebook of the same name, run or not; then a note per notebook with '!'."""
+    rows, teachers = {}, {}
+    for path in map(Path, paths):
+        if path.name not in teachers:
+            if not (Path(notebooks_dir) / path.name).is_file():
+                raise Stop(f"{path}: no {path.name} in --notebooks {notebooks_dir}: keep the teacher's file name")
+            teachers[path.name] = read_notebook(Path(notebooks_dir) / path.name)
+        rows[str(path)] = check_results(read_notebook(path), teachers[path.name])  # the path: one file per student
+    exercises = sorted({e for r in rows.values() for e in r}, key=lambda n: tuple(map(int, n.split("."))))
     width = max(28, *(len(name) + 1 for name in rows))
     lines = ["notebook".ljust(width) + " ".join(e.rjust(4) for e in exercises) + "  right"]
+    notes = []
     for name, result in rows.items():
-        marks = " ".join(result.get(e, "-").rjust(4) for e in exercises)
-        lines.append(name.ljust(width) + marks + f"  {sum(m == '✓' for m in result.values())}/{len(expected[name])}")
-    return lines
+        marks = " ".join(result.get(e, "").rjust(4) for e in exercises)
+        lines.append(name.ljust(width) + marks + f"  {sum(m == '✓' for m in result.values())}/{len(result)}")
+        if edited := [e for e, m in result.items() if m == "!"]:
+            notes.append(f"! {name}: check cell {', '.join(edited)} missing or edited, counted as not run")
+    return lines + notes
 
 
 def main(argv=None) -> int:
@@ -96,14 +210,23 @@ def main(argv=None) -> int:
     copies = commands.add_parser("student-copies", help="write student copies of the notebooks")
     copies.add_argument("out", help="folder for the copies, such as student/")
     copies.add_argument("--notebooks", default=str(NOTEBOOKS), help="the teacher's notebooks")
+    copies.add_argument("--force", action="store_true", help="replace copies changed since they were written")
     graded = commands.add_parser("grade", help="tabulate the exercise checks of executed notebooks")
-    graded.add_argument("notebooks", nargs="+", help="executed notebooks (students' submissions)")
+    graded.add_argument("submissions", nargs="+", metavar="NOTEBOOK", help="executed notebooks (students' work)")
+    graded.add_argument("--notebooks", default=str(NOTEBOOKS), help="the teacher's notebooks, whose check cells count")
     args = parser.parse_args(argv)
-    if args.command == "student-copies":
-        for path in write_student_copies(args.out, args.notebooks):
-            print(f"wrote {path}")
-    else:
-        print("\n".join(grade(args.notebooks)))
+    try:
+        if args.command == "student-copies":
+            for path in write_student_copies(args.out, args.notebooks, args.force):
+                print(f"wrote {path}")
+        else:
+            print("\n".join(grade(args.submissions, args.notebooks)))
+    except Stop as error:
+        print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
+        return error.status
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted; no notebook is half-written", file=sys.stderr)
+        return 130
     return 0
 
 

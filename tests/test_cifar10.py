@@ -1,10 +1,13 @@
 """load_cifar10: synthetic data, subsets, class-folder images (folder and .tar.gz), caching (and
-caches that break), torchvision's files, and one clear error for each kind of bad input."""
+caches that break), torchvision's files, archives that try to write outside their folder, and
+one clear error for each kind of bad input."""
 
+import errno
 import io
 import os
 import pickle
 import tarfile
+import time
 import urllib.error
 import urllib.request
 
@@ -53,13 +56,26 @@ def write_images(root, images=IMAGES):
     return root
 
 
-def write_archive(path, files):
-    """A .tar.gz holding ``files`` ({member name: bytes})."""
-    with tarfile.open(path, "w:gz") as tar:
+def write_archive(path, files, mode="w:gz", links=()):
+    """A .tar.gz holding ``files`` ({member name: bytes}), then ``links``: (name, kind, target) with
+    kind "symlink", "hardlink", "device" (a character device, as /dev/null) or "file" (target: bytes)."""
+    with tarfile.open(path, mode) as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+        for name, kind, target in links:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(target)
+                tar.addfile(info, io.BytesIO(target))
+                continue
+            info.type = {"symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE, "device": tarfile.CHRTYPE}[kind]
+            if kind == "device":
+                info.devmajor, info.devminor = 1, 3
+            else:
+                info.linkname = target
+            tar.addfile(info)
     return path
 
 
@@ -181,6 +197,74 @@ def test_an_image_added_or_rewritten_in_a_class_folder_is_not_missed(tmp_path):
     assert len(list((root / ".cache").glob("cifar10-test-*.npz"))) == 1
 
 
+@pytest.mark.skipif(os.name == "nt", reason="Windows has no change time (its st_ctime is the creation time)")
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "tar.gz"])
+def test_a_source_rewritten_at_the_same_size_and_mtime_is_not_missed(tmp_path, packed):
+    # cp -p, rsync and tar keep a file's mtime: a rewrite that keeps the size too must still be seen.
+    root = tmp_path / "data"
+    old_value = IMAGES["train/cat/1.png"]
+    old = _encode(_pixels(old_value), "PNG")
+    new_value = next(v for v in range(256) if abs(v - old_value) > 40 and len(_encode(_pixels(v), "PNG")) == len(old))
+    changed = {**IMAGES, "train/cat/1.png": new_value}
+    if packed:  # an uncompressed tar under the .tar.gz name: its size does not depend on the pixels
+        root.mkdir()
+        source = write_archive(root / "images.tar.gz", image_files(), mode="w")
+    else:
+        source = write_images(root) / "train" / "cat" / "1.png"
+    check_decoded(load_cifar10("train", root=root, verbose=False))  # decoded and cached
+    before = source.stat()
+    time.sleep(0.05)  # file times come from a clock that ticks every few ms: let the rewrite's ctime differ
+    if packed:
+        write_archive(source, image_files(changed), mode="w")
+    else:
+        source.write_bytes(_encode(_pixels(new_value), "PNG"))
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = source.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    check_decoded(load_cifar10("train", root=root, verbose=False), images=changed)
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "tar.gz"])
+@pytest.mark.parametrize("order", ["reversed", "shuffled"])
+def test_labels_follow_cifar10s_class_order_whatever_order_the_folders_come_in(tmp_path, packed, order):
+    """Each image's label is its folder's place in CLASSES, not the place of its folder in a listing."""
+    classes = CLASSES[::-1] if order == "reversed" else [str(c) for c in np.random.default_rng(7).permutation(CLASSES)]
+    # A pixel value per class and image, so that every image shows the label it should have.
+    images = {f"{split}/{name}/{k}.png": 10 + 20 * CLASSES.index(name) + k
+              for name in classes for split in ("train", "test") for k in range(2)}
+    root = tmp_path / "data"
+    if packed:  # members in that order
+        root.mkdir()
+        write_archive(root / "images.tar.gz", image_files(images))
+    else:  # folders made in that order, after a hidden one that is not a class
+        write_images(root, {"train/.ipynb_checkpoints/0.png": 250})
+        write_images(root, images)
+    for split in ("train", "test"):
+        check_decoded(load_cifar10(split, root=root, verbose=False), split, images)
+
+
+def test_a_symlinked_class_folder_is_followed(tmp_path):
+    root = write_images(tmp_path / "data")
+    (root / "train" / "cat").rename(tmp_path / "cats")
+    os.symlink(tmp_path / "cats", root / "train" / "cat")
+    check_decoded(load_cifar10("train", root=root, verbose=False))
+
+
+@pytest.mark.parametrize("link, target", [
+    ("train/cat/again", "."),  # a folder that holds itself
+    ("train/cat/up", "../.."),  # a folder that holds the data folder
+    ("train/cat/to-the-top", "/"),
+    ("train/cat/self.png", "self.png"),  # a link to itself
+], ids=["itself", "data folder", "root", "file"])
+def test_a_symlink_loop_in_a_data_folder_is_one_clear_error(tmp_path, link, target):
+    root = write_images(tmp_path / "data")
+    os.symlink(target, root / link)
+    with pytest.raises(DataFormatError, match="symlink loop") as error:
+        load_cifar10("train", root=root, verbose=False)
+    message = str(error.value)
+    assert str(root / link) + " " in message and "\n" not in message
+
+
 def test_read_only_data_folder_caches_under_xdg_cache_home(tmp_path, monkeypatch):
     root = write_images(tmp_path / "data")
     cache_home = tmp_path / "xdg"
@@ -272,6 +356,108 @@ def test_torchvision_folder_that_is_damaged(tmp_path):
     _torchvision_batches(tmp_path / "cifar-10-batches-py")  # made-up pixels: torchvision's MD5 check fails
     with pytest.raises(DataFormatError, match=r"cifar-10-batches-py is incomplete or damaged.*delete it"):
         load_cifar10("train", root=tmp_path, download=False)
+
+
+# --- archives that try to write outside the folder they are unpacked into -------------------------
+
+
+def _escapes(top, outside):
+    """{case: (files, links, the member the error names)}: members of an archive whose top folder is
+    ``top`` that try to land outside the folder it is unpacked into; ``outside`` is a folder there."""
+    png = _encode(_pixels(99), "PNG")
+    through = "../" * (top.count("/") + 4) + "outside"  # from top/ in data/.cache/.unpacking-*/ to outside/
+    return {
+        "dot-dot": ({"../escaped.png": png}, [], "../escaped.png"),
+        "dot-dot inside a name": ({f"{top}/../../escaped.png": png}, [], f"{top}/../../escaped.png"),
+        "absolute path": ({f"{outside}/escaped.png": png}, [], f"{outside}/escaped.png"),
+        "symlink to /etc/passwd": ({}, [(f"{top}/passwd.png", "symlink", "/etc/passwd")], f"{top}/passwd.png"),
+        "symlink out, then a file through it": (
+            {}, [(f"{top}/out", "symlink", through), (f"{top}/out/escaped.png", "file", png)],
+            f"{top}/out"),
+        "hard link to a file outside": (
+            {}, [(f"{top}/secret.png", "hardlink", f"{outside}/secret")], f"{top}/secret.png"),
+        "device file": ({}, [(f"{top}/null.png", "device", "")], f"{top}/null.png"),
+    }
+
+
+ESCAPES = list(_escapes("top", "/outside"))
+
+
+def _check_refused(error, archive, member, tmp_path, before):
+    """One line naming the archive and the member, and nothing written anywhere but an empty cache folder."""
+    message = str(error.value)
+    assert "\n" not in message and str(archive) in message and repr(member) in message
+    assert "unpack it yourself" not in message  # not for an archive that tries to write outside
+    written = sorted(set(tmp_path.rglob("*")) - before)
+    assert written in ([], [tmp_path / "data" / ".cache"]), written
+    assert not any((tmp_path / "data" / ".cache").glob("*")) and not any((tmp_path / "data" / ".cache").glob(".*"))
+    assert (tmp_path / "outside" / "secret").read_bytes() == b"not for the archive"
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A folder beside the data folder, with a file in it that no archive may reach."""
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret").write_bytes(b"not for the archive")
+    return tmp_path / "outside"
+
+
+@pytest.mark.parametrize("case", ESCAPES + ["link through a link"])
+def test_a_torchvision_archive_that_leaves_its_folder_is_refused(tmp_path, outside, case,
+                                                                 made_up_pixels_pass_torchvisions_check):
+    _torchvision_batches(tmp_path / "batches" / "cifar-10-batches-py")
+    top = "cifar-10-batches-py"
+    files = {f"{top}/{p.name}": p.read_bytes() for p in (tmp_path / "batches" / top).iterdir()}
+    if case == "link through a link":  # each link stays inside by name; on disk, up/ leads out through here/
+        evil, links, member = {}, [(f"{top}/here", "symlink", "."), (f"{top}/here/up", "symlink", "../../x")], \
+            f"{top}/here/up"
+    else:
+        evil, links, member = _escapes(top, outside)[case]
+    root = tmp_path / "data"
+    root.mkdir()
+    archive = write_archive(root / "cifar-10-python.tar.gz", {**files, **evil}, links=links)
+    before = set(tmp_path.rglob("*"))
+    with pytest.raises(DataFormatError) as error:
+        load_cifar10("test", root=root, download=False, verbose=False)
+    _check_refused(error, archive, member, tmp_path, before)
+    if case == "link through a link":
+        assert "would be written outside" in str(error.value)  # found by tarfile's data filter, on disk
+
+
+@pytest.mark.parametrize("case", ESCAPES)
+def test_a_class_folder_archive_that_leaves_its_folder_is_refused(tmp_path, outside, case):
+    evil, links, member = _escapes("train/cat", outside)[case]
+    root = tmp_path / "data"
+    root.mkdir()
+    archive = write_archive(root / "images.tar.gz", {**image_files(), **evil}, links=links)
+    before = set(tmp_path.rglob("*"))
+    with pytest.raises(DataFormatError) as error:
+        load_cifar10("train", root=root, verbose=False)
+    _check_refused(error, archive, member, tmp_path, before)
+
+
+@pytest.mark.parametrize("filters", [True, False], ids=["data filter", "Python without filters"])
+def test_links_that_stay_inside_a_torchvision_archive(tmp_path, monkeypatch, filters,
+                                                      made_up_pixels_pass_torchvisions_check):
+    """Links that stay inside are unpacked where tarfile's data filter checks them on disk, refused
+    where Python has no filters (the name check alone cannot follow a link through another)."""
+    expected = _torchvision_batches(tmp_path / "batches" / "cifar-10-batches-py")
+    top = "cifar-10-batches-py"
+    files = {f"{top}/{p.name}": p.read_bytes() for p in (tmp_path / "batches" / top).iterdir()}
+    root = tmp_path / "data"
+    root.mkdir()
+    write_archive(root / "cifar-10-python.tar.gz", files, links=[
+        (f"{top}/readme.html", "symlink", "batches.meta"), (f"{top}/meta", "hardlink", f"{top}/batches.meta")])
+    if not filters:
+        monkeypatch.delattr(tarfile, "data_filter")
+        with pytest.raises(DataFormatError, match=r"'cifar-10-batches-py/readme.html', which is a link, and this "
+                                                  r"Python has no tarfile extraction filters"):
+            load_cifar10("test", root=root, download=False, verbose=False)
+        assert not any((root / ".cache").iterdir())
+        return
+    np.testing.assert_array_equal(load_cifar10("test", root=root, download=False, verbose=False).images,
+                                  expected["test_batch"][0])
+    assert (root / ".cache" / top / "readme.html").resolve() == (root / ".cache" / top / "batches.meta").resolve()
 
 
 # --- bad inputs: one clear error each ---------------------------------------------------------------
@@ -408,6 +594,44 @@ def test_a_cache_that_cannot_be_written_is_skipped_with_one_notice(tmp_path, mon
     assert len(out.splitlines()) == 1
     assert "Could not write the image cache" in out and "No space left on device" in out and "going on" in out
     assert not list(root.rglob("*.npz")) and not list(root.rglob("*.tmp"))
+
+
+def test_a_cache_being_read_is_replaced_not_overwritten(tmp_path, monkeypatch):
+    """Two loads at once (two notebooks) can write the same cache: a load that is reading the file
+    another wrote keeps reading all of it, as the new file is renamed into place."""
+    root = write_images(tmp_path / "data")
+    load_cifar10("train", root=root, verbose=False)
+    cache = next((root / ".cache").glob("cifar10-train-*.npz"))
+    older = b"the cache as the other load wrote it " * 100
+    cache.write_bytes(older)
+    with cache.open("rb") as reader, monkeypatch.context() as patched:
+        patched.setattr(image_folders, "_read_cache", lambda path: None)  # this load found no cache yet
+        check_decoded(load_cifar10("train", root=root, verbose=False))
+        assert reader.read() == older
+    with np.load(cache) as arrays:  # and the file now in place is the complete new cache
+        assert arrays["images"].shape == (TRAIN_IMAGES, 32, 32, 3)
+    assert not list(root.rglob("*.tmp"))
+
+
+def test_a_cache_write_that_fails_midway_leaves_the_old_cache_and_no_temporary_file(tmp_path, monkeypatch, capsys):
+    root = write_images(tmp_path / "data")
+    load_cifar10("train", root=root, verbose=False)
+    cache = next((root / ".cache").glob("cifar10-train-*.npz"))
+    older = cache.read_bytes()
+
+    def half_then_a_full_disk(file, **arrays):
+        file.write(older[: len(older) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(image_folders, "_read_cache", lambda path: None)  # decode and write the cache again
+        patched.setattr(np, "savez", half_then_a_full_disk)
+        capsys.readouterr()
+        check_decoded(load_cifar10("train", root=root, verbose=False))
+    assert "Could not write the image cache" in capsys.readouterr().out
+    assert cache.read_bytes() == older
+    assert sorted(p.name for p in (root / ".cache").iterdir()) == sorted(
+        p.name for p in (root / ".cache").glob("cifar10-*.npz")), "a temporary file was left behind"
 
 
 @pytest.mark.parametrize("split", ["train", "test"])

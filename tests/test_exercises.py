@@ -385,3 +385,75 @@ def test_4_1_says_when_the_largest_rate_never_left_chance(capsys):
     check("4.1", histories=falling, worst_rate=0.01)
     out = capsys.readouterr().out
     assert out.startswith("✓") and "ln 10" not in out and "overshoot" in out
+
+
+@pytest.mark.parametrize("seconds", [np.float32(0.81), np.float64(0.81), torch.tensor(0.81), np.array(0.81)],
+                         ids=["np.float32", "np.float64", "0-d tensor", "0-d array"])
+def test_1_4_takes_a_time_as_any_real_number(capsys, seconds):
+    """np.mean of timings is a np.float64, a sum of np.float32 timings a np.float32: seconds all the same."""
+    check("1.4", seconds={1: seconds, 16: np.float32(0.88)})
+    assert capsys.readouterr().out.startswith("✓ Exercise 1.4: right. 0.81 s and 0.88 s.")
+    for not_a_time in (True, "0.81", torch.tensor([0.81, 0.9])):
+        check("1.4", seconds={1: not_a_time, 16: 0.88})
+        out = capsys.readouterr().out
+        assert out.startswith("✗ Exercise 1.4: not yet. Hint: ") and len(out.splitlines()) == 1, out
+
+
+class _FailsWith:
+    """A stand-in network whose forward pass raises ``error``: the check sees a message of several lines."""
+
+    def __init__(self, error):
+        self.conv1, self.error = SimpleNamespace(out_channels=12), error
+
+    def eval(self):
+        return self
+
+    def __call__(self, batch):
+        raise self.error
+
+
+@pytest.mark.parametrize("name, answers", [
+    ("5.1", {"best_class": torch.tensor([1, 2]), "worst_class": "cat", "per_class": np.linspace(0.3, 0.9, 10),
+             "classes": CLASSES}),
+    ("3.3", {"zeroed_loss": torch.tensor([2.3026, 2.3026])}),
+    ("3.2", {"fc1_inputs": torch.tensor([400, 400])}),
+    ("1.1", {"batches_256": torch.tensor([195, 195]), "n_train": 50_000}),
+    ("1.4", {"seconds": torch.tensor([0.5, 0.4])}),
+    ("5.2", {"index": torch.tensor([0, 1]), "probabilities": np.array([[0.9, 0.1], [0.2, 0.8]]),
+             "labels": np.array([1, 0])}),
+    ("3.1", {"model": _FailsWith(TypeError("conv2d() received an invalid combination of arguments\n * (Tensor)")),
+             "parameters": 1, "batch": None}),
+])
+def test_several_values_where_one_is_asked_for_get_a_one_line_hint(capsys, name, answers):
+    """bool() of a tensor of several values is a RuntimeError; PyTorch's messages can run over several lines."""
+    check(name, **answers)
+    out = capsys.readouterr().out
+    assert out.startswith(f"✗ Exercise {name}: not yet. Hint: ") and len(out.splitlines()) == 1, out
+
+
+def test_3_3_wants_the_loss_with_both_weights_and_bias_of_fc3_zeroed(context, capsys):
+    """Zeroing only one of them leaves scores that differ between classes: a loss near ln 10, but not on it."""
+    def zeroed_loss(*parts):
+        torch.manual_seed(0)
+        model = CNN()
+        with torch.no_grad():
+            for part in parts:
+                getattr(model.fc3, part).zero_()
+        return model.evaluate(context.loader)
+
+    for answer in (zeroed_loss("weight", "bias"), 2.3026):  # computed in float32, or as the notebook prints it
+        check("3.3", zeroed_loss=answer)
+        assert capsys.readouterr().out.startswith("✓ Exercise 3.3: right. 2.3026 = ln 10 exactly")
+    # A small fc3.bias can leave a weights-only answer this near ln 10 (CNN() with some seeds does).
+    for answer in (zeroed_loss("weight"), zeroed_loss("bias"), math.log(10) + 5e-5, math.log(10) - 3e-5, 2.303):
+        check("3.3", zeroed_loss=answer)
+        assert capsys.readouterr().out.startswith("✗ Exercise 3.3: not yet. Hint: zero both"), answer
+
+
+def test_5_1_wants_both_classes(capsys):
+    """One of the two right is not yet right, with or without a tie."""
+    per_class = np.array([0.5, 0.3, 0.6, 0.7, 0.8, 0.9, 0.4, 0.6, 0.9, 0.3])  # best 5 or 8, worst 1 or 9
+    for best, worst, verdict in ((5, 1, "✓"), (8, 9, "✓"), (5, 0, "✗"), (4, 1, "✗"), (5, 5, "✗"), (1, 1, "✗"),
+                                 (1, 5, "✗")):
+        check("5.1", best_class=CLASSES[best], worst_class=CLASSES[worst], per_class=per_class, classes=CLASSES)
+        assert capsys.readouterr().out.startswith(f"{verdict} Exercise 5.1"), (CLASSES[best], CLASSES[worst])

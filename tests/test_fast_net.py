@@ -130,3 +130,17 @@ def test_a_bad_bfloat16_is_refused_by_name():
 def test_default_widths_are_airbench94s_where_bfloat16_is_fast_and_narrower_elsewhere():
     from cifar_helpers import default_widths
     assert default_widths(True) == (64, 256, 256) and default_widths(False) == (32, 96, 192)
+
+
+@pytest.mark.parametrize("widths", [(8, 16, 12), (16, 32, 64)])
+def test_a_fresh_network_scores_calmly_whatever_its_width(widths):
+    """The head starts with weights of spread 1 and forward divides its scores by the channels it reads:
+    the first scores stay small however wide the last stage is, so the first steps are calm."""
+    torch.manual_seed(0)
+    model = FastNet(widths=widths, bfloat16=False).eval()
+    assert model.head.weight.std().item() == pytest.approx(1.0, rel=1e-5)
+    seen = {}
+    model.head.register_forward_hook(lambda module, inputs, output: seen.update(features=inputs[0], head=output))
+    scores = model((torch.randn(6, 3, 32, 32), None))
+    torch.testing.assert_close(scores, seen["head"] / widths[2])
+    torch.testing.assert_close(seen["head"], seen["features"] @ model.head.weight.T)

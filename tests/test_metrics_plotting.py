@@ -233,3 +233,19 @@ def test_batch_to_tensors_takes_uint8_tensors_and_tensor_labels_as_it_takes_nump
     assert x.device.type == y.device.type == "meta" and x.is_contiguous(memory_format=torch.channels_last)
     with pytest.raises(TypeError, match="expected uint8"):
         batch_to_tensors((torch.zeros(2, 32, 32, 3), labels[:2]))
+
+
+def test_prediction_gallery_titles_name_the_guess_and_the_true_class_of_the_image_shown():
+    """Image i is all i: each place's picture says which image it is, its title what was guessed and what it is."""
+    images = np.stack([np.full((32, 32, 3), i, np.uint8) for i in range(20)])
+    labels = np.arange(20) % 10
+    predicted = labels.copy()
+    predicted[[2, 5, 11, 13, 17]] = [7, 0, 4, 9, 3]  # 5 wrong, 15 right
+    fig = prediction_gallery(images, labels, predicted, CLASSES, per_kind=5, seed=1)
+    shown = [int(ax.images[0].get_array()[0, 0, 0]) for ax in fig.axes]
+    assert len(set(shown)) == 10 and sorted(shown[5:]) == [2, 5, 11, 13, 17], "the right row first, then the wrong"
+    for ax, i in zip(fig.axes, shown):
+        right = i not in (2, 5, 11, 13, 17)
+        expected = CLASSES[labels[i]] if right else f"{CLASSES[predicted[i]]}\n(is {CLASSES[labels[i]]})"
+        assert ax.get_title() == expected
+        assert matplotlib.colors.to_hex(ax.title.get_color()) == ("#008000" if right else "#ff0000")

@@ -5,6 +5,7 @@ while saving, GPU files)."""
 import enum
 import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -592,3 +593,102 @@ def test_checkpoint_loads_with_weights_only(tmp_path):
     torch.save({"state_dict": {}, "extra": NotAWeight()}, tmp_path / "pickled.pt")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         load_checkpoint(tmp_path / "pickled.pt")
+
+
+# --- what the networks are given: one line naming the argument and the fix ------------------------------
+
+
+def test_a_dropout_that_is_not_a_fraction_is_refused_by_name():
+    for value in ("0.3", None, [0.3], torch.tensor(0.3), True, 1, 1.5, -0.1, math.nan):
+        message = rf"dropout={re.escape(repr(value))} must be a number in \[0, 1\), such as 0.3"
+        with pytest.raises(ValueError, match=message):
+            CNN(dropout=value)
+    for number in (np.float32(0.25), 0.25, 0):  # any real number in range is one
+        assert CNN(dropout=number).dropout.p == pytest.approx(float(number))
+
+
+def images_and_labels(n=4):
+    torch.manual_seed(0)
+    return torch.randn(n, 3, 32, 32), torch.arange(n)
+
+
+@pytest.mark.parametrize("batch, error, message", [
+    (lambda x, y: (x, F.one_hot(y, 10)), ValueError, r"labels have shape \(4, 10\).*one-hot.*labels.argmax\(1\)"),
+    (lambda x, y: (torch.randn(4, 3, 64, 64), y), ValueError,
+     r"images have shape \(4, 3, 64, 64\).*\(N, 3, 32, 32\): make each picture 32 x 32"),
+    (lambda x, y: (torch.randn(4, 1, 32, 32), y), ValueError, r"images have shape \(4, 1, 32, 32\)"),
+    (lambda x, y: (x.permute(0, 2, 3, 1), y), ValueError, r"\(4, 32, 32, 3\).*images.permute\(0, 3, 1, 2\)"),
+    (lambda x, y: (x[0], y[0]), ValueError, r"\(3, 32, 32\).*a batch of one, images\[None\]"),
+    (lambda x, y: (np.zeros((4, 32, 32, 3), np.uint8), y.numpy()), TypeError,
+     r"numpy array \(uint8, shape \(4, 32, 32, 3\)\).*model.predict\(batch_to_tensors\(\(images, labels\)\)\)"),
+    (lambda x, y: (torch.zeros(4, 32, 32, 3, dtype=torch.uint8), y), TypeError,
+     r"torch.uint8 pixels.*batch_to_tensors\(\(images, labels\)\)"),
+    (lambda x, y: x, TypeError, r"a batch is \(images, labels\).*not a Tensor alone"),
+], ids=["one-hot labels", "64x64", "grey", "channels last", "one image", "numpy pixels", "uint8 tensor", "no tuple"])
+def test_predict_says_in_one_line_what_is_wrong_with_a_batch(batch, error, message):
+    model = CNN()
+    with pytest.raises(error, match=r"^predict\(batch\): .*" + message) as raised:
+        model.predict(batch(*images_and_labels()))
+    assert "\n" not in str(raised.value)
+
+
+def test_predict_dataset_evaluate_and_learn_say_the_same_of_their_batches():
+    model = CNN()
+    x, y = images_and_labels()
+    cases = {"one-hot": [(x, F.one_hot(y, 10))], "64x64": [(torch.randn(4, 3, 64, 64), y)]}
+    calls = {"predict_dataset(dataset)": model.predict_dataset, "evaluate_with_metrics(dataset)": model.evaluate,
+             "learn(dataset)": lambda data: model.learn(data, sgd(model), max_epochs=1)}
+    for where, call in calls.items():
+        for batches in cases.values():
+            with pytest.raises(ValueError, match=rf"^{re.escape(where)}: its (labels|images) have shape") as raised:
+                call(batches)
+            assert "\n" not in str(raised.value)
+    assert model.history == []
+    with pytest.raises(TypeError, match=r"numpy arrays.*on_batch_loaded=batch_to_tensors"):
+        model.predict_dataset(DataSet([np.zeros((4, 32, 32, 3), np.uint8), np.arange(4)], shuffle=False))
+    with pytest.raises(ValueError, match="predict_dataset: the dataset gave no batches"):
+        model.predict_dataset([])
+
+
+def test_a_network_that_fails_on_right_batches_keeps_pytorchs_own_message():
+    """A mistake in the network (conv1 gives 12 channels, conv2 still reads 6) is not the batch's fault."""
+    model = CNN()
+    model.conv1 = nn.Conv2d(3, 12, 5)
+    with pytest.raises(RuntimeError, match="expected input.*to have 6 channels"):
+        model.predict(images_and_labels())
+    x, y = images_and_labels()
+    assert CNN().predict((x, None)).shape == (4, 10)  # labels are not needed to predict
+
+
+class GradientWatcher(Model):
+    """A linear classifier that records, at each forward pass, whether gradients are being computed."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3 * 32 * 32, 10)
+        self.grad_enabled = []
+
+    def forward(self, batch):
+        self.grad_enabled.append(torch.is_grad_enabled())
+        return F.log_softmax(self.fc(batch[0].flatten(1)), dim=1)
+
+    def loss(self, output, batch):
+        return F.nll_loss(output, batch[1])
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_evaluation_and_prediction_build_no_graph(make_dataset, mirror):
+    """No gradient while evaluating: no graph kept in memory for every batch, the outputs need no detach()."""
+    model = GradientWatcher()
+    data = make_dataset(32, 16)
+    batch = next(iter(data))
+    seen = []
+    metric = {"loss": model.metric_loss, "seen": lambda output, batch: seen.append(output.requires_grad) or 0.0}
+    model.evaluate_with_metrics(data, metric, mirror=mirror)
+    model.evaluate(data, mirror=mirror)
+    outputs = [model.predict(batch, mirror=mirror), model.predict_dataset(data, mirror=mirror)]
+    assert seen == [False, False] and not any(output.requires_grad for output in outputs)
+    assert model.grad_enabled and not any(model.grad_enabled)
+    assert all(p.grad is None for p in model.parameters())
+    model.learn(data, sgd(model), max_epochs=1)  # training does compute them
+    assert any(model.grad_enabled)

@@ -116,3 +116,18 @@ def test_nesterov_given_as_text_is_read_as_meant():
     assert torch.equal(after[False], after["false"]) and not torch.allclose(after[False], after[True])
     with pytest.raises(ValueError, match="nesterov='maybe' is not a yes/no value"):
         Muon([torch.nn.Parameter(start.clone())], nesterov="maybe")
+
+
+def test_a_filter_bank_of_zeros_takes_its_step_instead_of_becoming_nan():
+    """Rescaling to a fixed norm divides by the filters' norm: zeros keep their zeros and still step."""
+    torch.manual_seed(0)
+    grad = torch.randn(16, 8, 3, 3)
+    weight = torch.nn.Parameter(torch.zeros(16, 8, 3, 3))
+    weight.grad = grad.clone()
+    Muon([weight], lr=0.1, momentum=0.0, steps=5).step()
+    assert torch.isfinite(weight).all()
+    torch.testing.assert_close(weight.detach(), -0.1 * orthogonalise(grad.flatten(1), 5).view_as(weight))
+    still = torch.nn.Parameter(torch.zeros(16, 8, 3, 3))
+    still.grad = torch.zeros_like(still)  # nothing to rescale, nothing to step along: left as it is
+    Muon([still], lr=0.1).step()
+    assert torch.equal(still.detach(), torch.zeros(16, 8, 3, 3))

@@ -259,3 +259,21 @@ def test_live_plot_in_a_notebook_updates_one_output(monkeypatch, tiny_model, mak
     tiny_model.learn(make_dataset(32, 16), sgd(tiny_model), max_epochs=3)
     assert [kind for kind, _ in shown] == ["display", "update", "update"]
     assert all(picture.data[:8] == b"\x89PNG\r\n\x1a\n" for _, picture in shown)
+
+
+def test_early_stopping_refuses_a_path_it_could_never_write_before_training(tmp_path, tiny_model, make_dataset):
+    """A path under a file (or a folder) fails with one line naming path, not after the first epoch's work."""
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    under_a_file = r"path='.*notes.txt/model.pt' lies under '.*notes.txt', which is a file, not a folder: choose"
+    for path, message in ((tmp_path / "notes.txt" / "model.pt", under_a_file),
+                          (tmp_path, r"path='.*' is a folder: name a file in it, such as '.*model.pt'"),
+                          (3, r"path=3 must be a file name, such as 'runs/model.pt', or None")):
+        with pytest.raises((ValueError, TypeError), match=message) as error:
+            EarlyStopping(path=path)
+        assert "\n" not in str(error.value)
+    stopper = EarlyStopping(path=tmp_path / "later" / "model.pt")  # fine now: the folder can be made
+    (tmp_path / "later").write_text("a file made after the stopper")
+    tiny_model.register_plugin(stopper)
+    with pytest.raises(ValueError, match=r"path='.*later/model.pt' lies under"):
+        tiny_model.learn(make_dataset(16, 16), sgd(tiny_model), validation_dataset=make_dataset(16, 16), max_epochs=2)
+    assert tiny_model.history == []  # refused as training started, before any epoch ran

@@ -60,6 +60,9 @@ def tidy(nb):
 def main(only):
     os.environ.pop("CIFAR_QUICK", None)
     os.environ["CIFAR_HEADLESS"] = "1"
+    from cifar_helpers import load_cifar10
+    for split in ("train", "test"):  # decode a JPEG copy now: "Decoding ..." is no lesson output
+        load_cifar10(split, root=str(NOTEBOOKS.parent / "data"))
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         if only and path.name[:2] not in only:
             continue

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.validation import parse_bool, seed_value, whole_number
 from .cifar10_spec import CLASSES, SPLITS, DataFormatError, DataNotFoundError
+from .archives import extract_tar
 from .image_folders import cache_folder, find_image_folders, load_image_folders
 from .synthetic import make_synthetic_cifar10
 
@@ -121,8 +122,6 @@ def _torchvision_root(root):
     the data folder, perhaps a shared read-only copy, stays as it was)."""
     import tempfile
 
-    from torchvision.datasets.utils import extract_archive
-
     archive = root / TORCHVISION_ARCHIVE
     if (root / TORCHVISION_FOLDER).is_dir() or not archive.is_file():
         return root
@@ -131,8 +130,10 @@ def _torchvision_root(root):
         try:  # unpacked beside its final place, then renamed: never half a folder
             unpacked.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=unpacked, prefix=".unpacking-") as temporary:
-                extract_archive(str(archive), temporary)
+                extract_tar(archive, temporary)  # a member that would land outside it is refused
                 os.rename(Path(temporary) / TORCHVISION_FOLDER, unpacked / TORCHVISION_FOLDER)
+        except DataFormatError:
+            raise
         except Exception as error:
             raise DataFormatError(f"could not unpack {archive} into {unpacked} ({error}): unpack it yourself, "
                                   "or delete it to download a fresh copy.") from None

@@ -7,6 +7,7 @@ one that cannot be written is skipped with a notice; neither stops a load.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -17,6 +18,7 @@ import numpy as np
 
 from .cifar10_spec import CLASSES, SPLITS, DataFormatError
 from ..core.files import atomic_write
+from .archives import check_member
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -57,6 +59,7 @@ def _read_archive_images(archive: Path):
     try:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:
+                check_member(member, archive)  # nothing is unpacked, but a name like ../x is refused
                 parts = member.name.strip("./").split("/")
                 split = next((s for s in SPLITS if s in parts[:-2]), None)
                 if member.isfile() and split and _is_image(parts[-1]):
@@ -116,16 +119,41 @@ def _is_image(name):
 
 def _image_stats(folder: Path):
     """(path, stat) of every image file under ``folder``, sorted by path: what is decoded, and what
-    stamps the cache. os.scandir is 3x faster than Path.rglob here."""
-    found, pending = [], [folder]
+    stamps the cache. os.scandir is 3x faster than Path.rglob here.
+
+    Symlinked folders are followed; a symlink loop (a link to itself, or to a folder above it,
+    which would list the same images again and again) is a DataFormatError naming the link.
+    """
+    resolved = Path(folder).resolve()
+    found, pending = [], [(str(folder), frozenset(_identity(p) for p in resolved.parents))]
     while pending:
-        with os.scandir(pending.pop()) as entries:
+        path, above = pending.pop()
+        here = _identity(path)
+        if here in above:
+            raise _symlink_loop(path)
+        above = above | {here}
+        with os.scandir(path) as entries:
             for entry in entries:
-                if entry.is_dir() and not entry.name.startswith("."):
-                    pending.append(entry.path)
-                elif entry.is_file() and _is_image(entry.name):
-                    found.append((entry.path, entry.stat()))
+                try:
+                    if entry.is_dir() and not entry.name.startswith("."):
+                        pending.append((entry.path, above))
+                    elif entry.is_file() and _is_image(entry.name):
+                        found.append((entry.path, entry.stat()))
+                except OSError as error:
+                    if error.errno == errno.ELOOP:
+                        raise _symlink_loop(entry.path) from None
+                    raise
     return sorted(found)
+
+
+def _identity(path):
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
+
+
+def _symlink_loop(path):
+    return DataFormatError(f"{path} is a symlink loop (it leads back to itself or to a folder above it): "
+                           "remove that link, or make it point at the images themselves.")
 
 
 # --- the cache ----------------------------------------------------------------------------------
@@ -133,17 +161,21 @@ def _image_stats(folder: Path):
 def _cache_namer(source: Path, root: Path):
     """split -> its cache file: cifar10-<split>-<where the images are>-<their state>.npz.
 
-    An archive is stamped by its size and time. A folder is stamped by every image file under
-    train/ and test/ (name, size, time: an image added, removed or rewritten is noticed), not by
+    An archive is stamped by its size and times. A folder is stamped by every image file under
+    train/ and test/ (name, size, times: an image added, removed or rewritten is noticed), not by
     the folder itself: when the images sit directly in root, writing root/.cache changes root's
     own mtime and would spoil the key. Listing 60,000 files takes a fraction of a second.
+    The times are the mtime and the ctime, with the inode: cp -p, rsync and tar give a rewritten file
+    its old mtime back (and its size may be the same), but POSIX systems set the ctime on every write
+    (Windows reports the creation time instead), and a file replaced by another has a new inode.
     """
     if source.is_file():
         stamped = [(source.name, source.stat())]
     else:
         stamped = [entry for s in SPLITS if (source / s).is_dir() for entry in _image_stats(source / s)]
     where = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:8]
-    state = hashlib.sha1("|".join(f"{name}|{st.st_size}|{st.st_mtime_ns}" for name, st in stamped).encode())
+    state = hashlib.sha1("|".join(f"{name}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}"
+                                  for name, st in stamped).encode())
     folder = cache_folder(root)
     return lambda split: folder / f"cifar10-{split}-{where}-{state.hexdigest()[:12]}.npz"
 

@@ -2,6 +2,8 @@
 
 Both are exactly as notebook 03 presents them (tests/test_notebooks.py keeps them equal)."""
 
+import numbers
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,8 +17,8 @@ class CNN(Model):
 
     def __init__(self, dropout=0.3):
         super().__init__()
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout={dropout!r} must be in [0, 1), such as 0.3.")
+        if not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:  # "0.3", text, is not a number
+            raise ValueError(f"dropout={dropout!r} must be a number in [0, 1), such as 0.3.")
         self.dropout = FastDropout(dropout)    # nn.Dropout, faster on a CPU: zeroes input pixels while training
         self.conv1 = nn.Conv2d(3, 6, 5)        # 3x32x32 -> 6x28x28
         self.pool = nn.MaxPool2d(2, 2)         # halves height and width

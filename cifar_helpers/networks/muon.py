@@ -85,7 +85,10 @@ class Muon(torch.optim.Optimizer):
                 average = state["momentum_buffer"].mul_(momentum).add_(gradient)
                 direction = gradient.add(average, alpha=momentum) if group["nesterov"] else average
                 if orthogonal:
-                    p.mul_(len(p) ** 0.5 / p.norm())  # each output channel of norm 1 on average
+                    # Each output channel of norm 1 on average. A filter bank of zeros has no size to
+                    # restore (0 times the scale, sqrt(n) / 0, is NaN): it keeps its zeros and takes the step.
+                    norm = p.norm()
+                    p.mul_(torch.where(norm > 0, len(p) ** 0.5 / norm, 1.0))
                     direction = orthogonalise(direction.flatten(1), group["steps"]).view_as(p)
                 p.add_(direction, alpha=-group["lr"])
         return loss

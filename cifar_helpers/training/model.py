@@ -18,6 +18,7 @@ import math
 import time
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -142,10 +143,11 @@ class Model(nn.Module):
             for state.batch_index, batch in enumerate(batches, start=1):
                 if seen == 0:
                     check_batch(self, batch)
+                    _check_labels(batch, "learn(dataset)")
                 state.batch = batch
                 self._fire("on_start_batch")
                 optimizer.zero_grad(set_to_none=True)
-                state.output = output = self(batch)
+                state.output = output = self._forward(batch, "learn(dataset)")
                 state.loss = loss = self.loss(output, batch)
                 self._fire("before_backward")
                 loss.backward()
@@ -190,7 +192,8 @@ class Model(nn.Module):
             for batch in dataset:
                 if seen == 0:
                     check_batch(self, batch)
-                output = self._output(batch, mirror)
+                    _check_labels(batch, "evaluate_with_metrics(dataset)")
+                output = self._output(batch, mirror, "evaluate_with_metrics(dataset)")
                 n = _batch_size(batch)
                 for name, fn in metrics.items():
                     totals[name] = torch.as_tensor(fn(output, batch)).detach() * n + totals[name]
@@ -207,13 +210,20 @@ class Model(nn.Module):
     def predict(self, batch, mirror=False):
         """The model's output for one batch, in eval mode (no dropout) and without gradient.
 
+        batch: (images, labels) as batch_to_tensors gives them; labels (class indices) may be None.
         mirror=True averages the outputs for the images and their mirror images (test-time
         augmentation). For log-probabilities, as `CNN` gives, that is the log of a geometric mean:
         its argmax is the combined prediction; apply softmax for probabilities.
         """
         mirror = parse_bool(mirror, "mirror")
+        images = batch_inputs(batch)
+        if isinstance(images, np.ndarray):
+            raise TypeError(f"predict(batch): its images are a numpy array ({images.dtype}, shape {images.shape}), "
+                            "and the model takes tensors: model.predict(batch_to_tensors((images, labels))).")
+        check_batch(self, batch)
+        _check_labels(batch, "predict(batch)")
         with _eval_mode(self):
-            return self._output(batch, mirror)
+            return self._output(batch, mirror, "predict(batch)")
 
     @torch.no_grad()
     def predict_dataset(self, dataset, mirror=False):
@@ -228,14 +238,32 @@ class Model(nn.Module):
                              "up with your labels; make it with DataSet(..., shuffle=False) (or a DataLoader "
                              "with shuffle=False).")
         mirror = parse_bool(mirror, "mirror")
+        outputs = []
         with _eval_mode(self):
-            return torch.cat([self._output(batch, mirror).cpu() for batch in dataset])
+            for batch in dataset:
+                if not outputs:
+                    check_batch(self, batch)
+                    _check_labels(batch, "predict_dataset(dataset)")
+                outputs.append(self._output(batch, mirror, "predict_dataset(dataset)").cpu())
+        if not outputs:
+            raise ValueError("predict_dataset: the dataset gave no batches: it is empty.")
+        return torch.cat(outputs)
 
-    def _output(self, batch, mirror):
-        output = self(batch)
+    def _output(self, batch, mirror, where):
+        output = self._forward(batch, where)
         if mirror:
             output = (output + self(mirror_batch(batch))) / 2
         return output
+
+    def _forward(self, batch, where):
+        """``self(batch)``; when that fails on a batch the lesson's networks cannot take, one line saying why."""
+        try:
+            return self(batch)
+        except (RuntimeError, TypeError, ValueError) as error:
+            problem = _batch_problem(batch, where)
+            if problem is None:
+                raise
+            raise problem from error
 
     # --- checkpoints ------------------------------------------------------------------------
 
@@ -268,6 +296,38 @@ class Model(nn.Module):
 
 def _batch_size(batch):
     return len(batch_inputs(batch))
+
+
+def _check_labels(batch, where):
+    """A batch's labels are class indices, one per image; one-hot rows (as Keras uses) get one line naming the fix."""
+    labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+    if getattr(labels, "ndim", 0) >= 2:
+        raise ValueError(f"{where}: its labels have shape {tuple(labels.shape)}, a row per image (one-hot?), and "
+                         "the lesson's batches hold class indices, one per image: labels.argmax(1) gives them.")
+
+
+def _batch_problem(batch, where):
+    """What makes ``batch`` unfit for the lesson's networks, which take (images (N, 3, 32, 32), labels)
+    as batch_to_tensors gives: an exception with one line naming the fix, or None if it looks fit."""
+    if not isinstance(batch, (tuple, list)):
+        return TypeError(f"{where}: a batch is (images, labels), as a DataSet gives, not a {type(batch).__name__} "
+                         "alone: pass (images, labels), or (images, None).")
+    images = batch[0]
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        kind = f"a {type(images).__name__}" if not isinstance(images, torch.Tensor) else f"{images.dtype} pixels"
+        return TypeError(f"{where}: its images are {kind}, and the network takes normalised float tensors: "
+                         "convert the batch with batch_to_tensors((images, labels)).")
+    shape = tuple(images.shape)
+    if shape[1:] == (3, 32, 32):
+        return None
+    if shape == (3, 32, 32):
+        fix = "one image is a batch of one, images[None]"
+    elif len(shape) == 4 and shape[1:] == (32, 32, 3):
+        fix = "the colour channels come last; images.permute(0, 3, 1, 2) puts them first, as batch_to_tensors does"
+    else:
+        fix = "make each picture 32 x 32 pixels of RGB first (interactive.to_network_input does so for any picture)"
+    return ValueError(f"{where}: its images have shape {shape}, and the network takes CIFAR-10 images, "
+                      f"(N, 3, 32, 32): {fix}.")
 
 
 @contextmanager

@@ -39,9 +39,12 @@ def check(name, **answers):
         raise KeyError(f"there is no exercise {name!r}: the exercises are {', '.join(CHECKS)}.")
     try:
         status, message = CHECKS[name](**answers)
-    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as error:  # an answer of another kind
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, RuntimeError) as error:
+        # An answer of another kind: text for a number, or a tensor of several values where one is asked
+        # for (its truth value is a RuntimeError). The verdict stays one line, whatever the error's length.
+        reason = (str(error).strip().splitlines() or [""])[0]
         status, message = WRONG, (f"the answer is not of the kind the question asks for ({type(error).__name__}: "
-                                  f"{error}); read the question again for what to store.")
+                                  f"{reason}); read the question again for what to store.")
     mark, verdict = {RIGHT: ("✓", "right."), WRONG: ("✗", "not yet. Hint:"), MISSING: ("…", "no answer yet:")}[status]
     line = f"{mark} Exercise {name}: {verdict} {message}".rstrip()
     grading = bool(os.environ.get("NBGRADER_EXECUTION")) or env_flag("CIFAR_GRADING")  # nbgrader sets a mode name

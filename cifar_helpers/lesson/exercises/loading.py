@@ -1,6 +1,7 @@
 """The checks of notebook 1. Loading and normalising."""
 
 import math
+import numbers
 
 import numpy as np
 
@@ -61,7 +62,17 @@ def _buffer_timing(seconds):
         return missing("set seconds to {1: time with buffer_size=1, 16: time with buffer_size=16}.")
     if set(seconds) != {1, 16}:
         return wrong("time exactly two loaders, buffer_size=1 and buffer_size=16, as {1: ..., 16: ...}.")
-    if not all(isinstance(s, (int, float)) and 0 < s < 3600 for s in seconds.values()):
+    seconds = {size: _real(s) for size, s in seconds.items()}
+    if not all(s is not None and 0 < s < 3600 for s in seconds.values()):
         return wrong("each time should be seconds, a positive number: use time.perf_counter() before and after.")
     return right(f"{seconds[1]:.2f} s and {seconds[16]:.2f} s. Without a model to wait for, the loader is the "
                  "only work: a bigger buffer cannot make it faster. The guide discusses when it helps.")
+
+
+def _real(value):
+    """A real number as a float, also from numpy (np.float32) or a 0-d tensor; None for anything else (True too)."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # a 0-d tensor or array
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)

@@ -1,6 +1,7 @@
 """`EarlyStopping`: keep the best model, on disk and in memory; stop when it has not improved for a while."""
 
 import math
+import os
 from pathlib import Path
 
 from ...core.validation import parse_bool, real_number, whole_number
@@ -17,7 +18,8 @@ class EarlyStopping(PluginInterface):
         "auto", the default, picks "max" for a metric whose name holds "acc", as Keras does.
     path: after every epoch (once there is a best) the best weights and the whole history so
         far are written there, atomically, so the file always describes a training run as far as
-        it got, even if it is interrupted.
+        it got, even if it is interrupted. None: the best weights are kept in memory only. A path
+        under a file, or a folder, is refused at once (and as each `learn` starts), not after an epoch.
     restore_best: when training ends, however it ends (stopped early, all epochs run, or
         interrupted), the best weights are put back into the model, as Keras's
         ``restore_best_weights`` does. So after `learn` the model in memory is the one in ``path``.
@@ -36,6 +38,7 @@ class EarlyStopping(PluginInterface):
         self.on_start()
 
     def on_start(self, **_):
+        _check_path(self.path)  # at construction and as each learn starts: before an epoch's work, not after it
         self.best = None
         self.best_epoch = None
         self.tries = 0
@@ -75,3 +78,19 @@ class EarlyStopping(PluginInterface):
         if self.restore_best and self._best_weights is not None:
             model.load_state_dict(self._best_weights)
             model.weights_epoch = self.best_epoch
+
+
+def _check_path(path):
+    """None, or a path a checkpoint can be written to; else one line naming ``path`` and the fix."""
+    if path is None:
+        return
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path={path!r} must be a file name, such as 'runs/model.pt', or None to keep the best "
+                        "weights in memory only.")
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"path={str(path)!r} is a folder: name a file in it, such as {str(target / 'model.pt')!r}.")
+    folder = next(folder for folder in target.parents if folder.exists())  # "." or "/" at least
+    if not folder.is_dir():
+        raise ValueError(f"path={str(path)!r} lies under {str(folder)!r}, which is a file, not a folder: "
+                         "choose another path, such as 'runs/model.pt'.")
