@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from cifar_helpers import check_parameters, notebook_setup, parse_bool
+from cifar_helpers import (CNN, DataSet, EarlyStopping, FastNet, Muon, check_parameters, load_cifar10, notebook_setup,
+                           parse_bool, plot_confusion_matrix, select_device)
 from cifar_helpers.core.validation import argument_type, real_number, whole_number
 from cifar_helpers.lesson.parameters import RULES
 
@@ -95,9 +96,46 @@ def test_check_parameters_accepts_the_edge_values_the_lessons_use(name, value, e
     assert check_parameters({name: value}) == {name: expected}
 
 
-def test_every_boolean_parameter_goes_through_parse_bool():
-    for name in ("cuda", "random_flips", "mirror", "augment"):
-        assert RULES[name] is parse_bool
+@pytest.mark.parametrize("name", [name for name in RULES if name in ("cuda", "random_flips", "mirror", "augment")])
+def test_every_yes_no_parameter_reads_papermills_text_as_meant(name):
+    for text, meant in (("false", False), ("no", False), ("0", False), ("True", True), ("yes", True)):
+        assert check_parameters({name: text}) == {name: meant}
+
+
+def _saved_model(tmp_path):
+    return CNN().save(tmp_path / "model.pt")
+
+
+_DATA = ([np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, np.int64)])
+_BATCH = (torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long))
+YES_NO_ARGUMENTS = {  # below the boundary a yes/no argument is a bool: text is refused, never guessed
+    "shuffle": lambda v, _: DataSet(_DATA, batch_size=2, shuffle=v),
+    "drop_last": lambda v, _: DataSet(_DATA, batch_size=2, drop_last=v),
+    "download": lambda v, tmp: load_cifar10("train", root=tmp / "empty", download=v),
+    "cuda": lambda v, _: select_device(v),
+    "mirror": lambda v, _: CNN().predict(_BATCH, mirror=v),
+    "with_history": lambda v, tmp: CNN().load(_saved_model(tmp), with_history=v),
+    "bfloat16": lambda v, _: FastNet(widths=(8, 16, 16), bfloat16=v),
+    "nesterov": lambda v, _: Muon([torch.nn.Parameter(torch.zeros(4, 4))], nesterov=v),
+    "orthogonalise": lambda v, _: Muon([{"params": [torch.nn.Parameter(torch.zeros(4, 4))], "orthogonalise": v}]),
+    "normalize": lambda v, _: plot_confusion_matrix(torch.eye(2, dtype=torch.long), ["a", "b"], normalize=v),
+    "restore_best": lambda v, _: EarlyStopping(restore_best=v),
+}
+
+
+@pytest.mark.parametrize("name", YES_NO_ARGUMENTS)
+def test_a_yes_no_argument_given_as_text_is_refused_in_one_line(name, tmp_path):
+    for text in ("false", "True"):
+        with pytest.raises(ValueError, match=rf"^{name}='{text}' must be True or False; .*notebook_setup") as error:
+            YES_NO_ARGUMENTS[name](text, tmp_path)
+        assert "\n" not in str(error.value)
+    for value in (False, np.bool_(False), torch.tensor(False)):  # what comparisons give is a bool too
+        try:
+            YES_NO_ARGUMENTS[name](value, tmp_path)
+        except ValueError as error:
+            assert f"{name}=" not in str(error), error
+        except FileNotFoundError:  # load_cifar10 of an empty folder without download: as it should
+            pass
 
 
 def test_notebook_setup_checks_resolves_and_applies_the_quick_profile(tmp_path, monkeypatch, capsys):

@@ -13,7 +13,6 @@ from cifar_helpers import is_headless, quick_profile, select_device, set_seed
 
 def test_select_device_cpu(capsys):
     assert select_device(False) == torch.device("cpu")
-    assert select_device("False") == torch.device("cpu")
     assert capsys.readouterr().out == ""
 
 
@@ -26,7 +25,7 @@ def test_select_device_cuda_without_cuda_falls_back_to_cpu(monkeypatch, capsys):
 
 def test_select_device_cuda_when_present(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert select_device("true") == torch.device("cuda")
+    assert select_device(True) == torch.device("cuda")
 
 
 def test_set_seed_makes_every_generator_repeat():

@@ -2,7 +2,7 @@
 
 import torch
 
-from .validation import parse_bool
+from .validation import flag
 
 
 def select_device(cuda):
@@ -11,7 +11,7 @@ def select_device(cuda):
     Asking for CUDA on a machine without it falls back to the CPU and says so in one line, so a
     lesson prepared on a GPU machine still runs on a machine without one.
     """
-    if parse_bool(cuda, "cuda"):
+    if flag(cuda, "cuda"):
         if torch.cuda.is_available():
             return torch.device("cuda")
         print("cuda=True, but this machine has no CUDA GPU that PyTorch can use: running on the CPU.")

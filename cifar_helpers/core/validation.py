@@ -76,8 +76,19 @@ def boolean_value(value):
     return None
 
 
+def flag(value, name):
+    """True or False for a yes/no argument (a bool, numpy's too, or a 0-d boolean tensor), else a
+    ValueError naming ``name``. Text is refused, not read: ``bool("false")`` is True, and the
+    boundaries (``notebook_setup``, the runner's options) turn papermill's text into bools once."""
+    answer = boolean_value(value)
+    if answer is None:
+        hint = "; notebook_setup and the runner convert papermill's text" if isinstance(value, str) else ""
+        raise ValueError(f"{name}={value!r} must be True or False{hint}.")
+    return answer
+
+
 def parse_bool(value, name="value"):
-    """True/False from a bool, 0/1, or text such as 'False', 'false', 'yes', 'off'.
+    """True/False from a bool, 0/1, or text such as 'False', 'false', 'yes', 'off': for the boundaries only.
 
     papermill passes ``-p flag false`` as the text "false", which Python would treat as true;
     this reads it the way a person meant it. Anything else is a ValueError naming ``name``.

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.validation import parse_bool, seed_value, whole_number
+from ..core.validation import flag, seed_value, whole_number
 from .cifar10_spec import CLASSES, SPLITS, DataFormatError, DataNotFoundError
 from .archives import extract_tar
 from .image_folders import cache_folder, find_image_folders, load_image_folders
@@ -70,7 +70,7 @@ def load_cifar10(split="train", root="data", source="auto", download=True, subse
     if subset is not None:
         subset = whole_number(subset, "subset", 10000)
     seed = seed_value(seed)
-    download = parse_bool(download, "download")  # "false" from papermill means False
+    download = flag(download, "download")
     root = Path(root).expanduser()
 
     if source == "synthetic":

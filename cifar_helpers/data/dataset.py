@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from ..core.validation import parse_bool, real_number, seed_value, whole_number
+from ..core.validation import flag, real_number, seed_value, whole_number
 
 
 class DataSet:
@@ -40,8 +40,8 @@ class DataSet:
         self.data = [array if isinstance(array, (np.ndarray, torch.Tensor)) else np.asarray(array)
                      for array in data]
         self.batch_size = whole_number(batch_size, "batch_size", 64)
-        self.shuffle = parse_bool(shuffle, "shuffle")  # "false" from papermill means False
-        self.drop_last = parse_bool(drop_last, "drop_last")
+        self.shuffle = flag(shuffle, "shuffle")
+        self.drop_last = flag(drop_last, "drop_last")
         seed = seed_value(seed)
         self.seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else seed
         self._rng = np.random.default_rng(self.seed)

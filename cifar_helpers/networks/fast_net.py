@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.validation import parse_bool, whole_number
+from ..core.validation import flag, whole_number
 from ..training.model import Model
 
 
@@ -90,7 +90,7 @@ class FastNet(Model):
         super().__init__()
         widths = check_widths(widths)
         self.label_smoothing = label_smoothing
-        self.bfloat16 = None if bfloat16 in (None, "None") else parse_bool(bfloat16, "bfloat16")
+        self.bfloat16 = None if bfloat16 is None else flag(bfloat16, "bfloat16")
         self.patches = nn.Conv2d(3, 24, kernel_size=2)          # 3x32x32 -> 24x31x31: 2x2 patches
         self.stages = nn.Sequential(conv_group(24, widths[0]),  # -> widths[0] x 15 x 15
                                     conv_group(widths[0], widths[1]),  # -> widths[1] x 7 x 7

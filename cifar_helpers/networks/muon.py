@@ -20,7 +20,7 @@ convolution filters, and does not rescale the weights.
 
 import torch
 
-from ..core.validation import parse_bool, real_number, whole_number
+from ..core.validation import flag, real_number, whole_number
 
 # Coefficients of the quintic Newton-Schulz iteration, chosen to push small singular values up fast.
 _A, _B, _C = 3.4445, -4.7750, 2.0315
@@ -58,8 +58,8 @@ class Muon(torch.optim.Optimizer):
             group["momentum"] = real_number(group["momentum"], "momentum", 0.6, low=0, high=1, high_open=True)
             group["weight_decay"] = real_number(group["weight_decay"], "weight_decay", 0.0, low=0)
             group["steps"] = whole_number(group["steps"], "steps", 3)
-            group["nesterov"] = parse_bool(group["nesterov"], "nesterov")
-            group["orthogonalise"] = parse_bool(group["orthogonalise"], "orthogonalise")
+            group["nesterov"] = flag(group["nesterov"], "nesterov")
+            group["orthogonalise"] = flag(group["orthogonalise"], "orthogonalise")
             if group["orthogonalise"] and any(p.ndim < 2 for p in group["params"]):
                 shape = next(tuple(p.shape) for p in group["params"] if p.ndim < 2)
                 raise ValueError(f"Muon got a parameter of shape {shape} to orthogonalise: only matrices and filters "

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..data.augment import mirror_batch
 from .checkpoint import load_checkpoint, plain_data, save_checkpoint
-from ..core.validation import batch_inputs, check_batch, check_optimizer, parse_bool, whole_number
+from ..core.validation import batch_inputs, check_batch, check_optimizer, flag, whole_number
 from .events import EVENTS, StopTraining, TrainingState, plugin_handlers
 
 
@@ -186,7 +186,7 @@ class Model(nn.Module):
         """
         if not metrics:
             raise ValueError("metrics is empty: pass a dict such as {'loss': model.metric_loss}.")
-        mirror = parse_bool(mirror, "mirror")  # "false" from papermill means False
+        mirror = flag(mirror, "mirror")
         totals, seen = dict.fromkeys(metrics, 0.0), 0
         with _eval_mode(self):
             for batch in dataset:
@@ -215,7 +215,7 @@ class Model(nn.Module):
         augmentation). For log-probabilities, as `CNN` gives, that is the log of a geometric mean:
         its argmax is the combined prediction; apply softmax for probabilities.
         """
-        mirror = parse_bool(mirror, "mirror")
+        mirror = flag(mirror, "mirror")
         images = batch_inputs(batch)
         if isinstance(images, np.ndarray):
             raise TypeError(f"predict(batch): its images are a numpy array ({images.dtype}, shape {images.shape}), "
@@ -237,7 +237,7 @@ class Model(nn.Module):
             raise ValueError("predict_dataset: this dataset shuffles its samples, so the outputs would not line "
                              "up with your labels; make it with DataSet(..., shuffle=False) (or a DataLoader "
                              "with shuffle=False).")
-        mirror = parse_bool(mirror, "mirror")
+        mirror = flag(mirror, "mirror")
         outputs = []
         with _eval_mode(self):
             for batch in dataset:
@@ -284,7 +284,7 @@ class Model(nn.Module):
         The weights land on whatever device this model is on; a file of another architecture or
         of other shapes is refused before anything is loaded.
         """
-        with_history = parse_bool(with_history, "with_history")
+        with_history = flag(with_history, "with_history")
         checkpoint = load_checkpoint(path, into=self)
         self.load_state_dict(checkpoint["state_dict"])
         epoch = checkpoint.get("epoch", len(checkpoint.get("history", [])))

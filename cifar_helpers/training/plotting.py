@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..core.validation import parse_bool
+from ..core.validation import flag
 from .metrics import lowest_record
 from ..data.normalize import to_images
 
@@ -90,7 +90,7 @@ def plot_history(history, figure=None):
 
 def plot_confusion_matrix(matrix, classes, normalize=True):
     """Heat map of a confusion matrix (rows: true class, columns: predicted class)."""
-    normalize = parse_bool(normalize, "normalize")
+    normalize = flag(normalize, "normalize")
     matrix = torch.as_tensor(matrix).double().numpy()
     shown = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1) if normalize else matrix
     fig, ax = plt.subplots(figsize=(7, 6))

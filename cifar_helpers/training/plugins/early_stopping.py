@@ -4,7 +4,7 @@ import math
 import os
 from pathlib import Path
 
-from ...core.validation import parse_bool, real_number, whole_number
+from ...core.validation import flag, real_number, whole_number
 from ..events import PluginInterface, StopTraining
 
 
@@ -34,7 +34,7 @@ class EarlyStopping(PluginInterface):
         self.max_tries = whole_number(max_tries, "max_tries", 5)
         self.min_delta = real_number(min_delta, "min_delta", 0.0, low=0)
         self.path, self.metric, self.mode = path, metric, mode
-        self.restore_best = parse_bool(restore_best, "restore_best")
+        self.restore_best = flag(restore_best, "restore_best")
         self.on_start()
 
     def on_start(self, **_):
