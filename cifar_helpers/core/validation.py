@@ -120,38 +120,9 @@ def env_flag(name) -> bool:
         raise ValueError(f"{name}={value!r} is not an on/off value: set it to 1 or 0 (or unset it).") from None
 
 
-def check_optimizer(model, optimizer):
-    """A torch.optim optimizer that updates at least one of ``model``'s parameters, else one line saying why."""
-    import torch
-
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"optimizer={optimizer!r} is not a torch.optim optimizer: "
-                        "pass one such as torch.optim.Adam(model.parameters(), lr=1e-3).")
-    mine = {id(p) for p in model.parameters()}
-    if mine and not any(id(p) in mine for group in optimizer.param_groups for p in group["params"]):
-        raise ValueError("the optimizer updates none of this model's parameters (was it made for another "
-                         "model?): make it from this one, torch.optim.Adam(model.parameters(), ...).")
-
-
 def batch_inputs(batch):
     """The inputs of a batch: its first item when it is (inputs, labels, ...), else the batch itself."""
     return batch[0] if isinstance(batch, (tuple, list)) else batch
-
-
-def check_batch(model, batch):
-    """Tensor inputs on the model's device, else one line naming the fix."""
-    import numpy as np
-    import torch
-
-    inputs = batch_inputs(batch)
-    if isinstance(inputs, np.ndarray):
-        raise TypeError("the batches hold numpy arrays, and the model needs tensors: convert them as they "
-                        "load, AsyncDataLoader(dataset, on_batch_loaded=batch_to_tensors).")
-    param = next(model.parameters(), None)
-    if isinstance(inputs, torch.Tensor) and param is not None and inputs.device != param.device:
-        raise RuntimeError(f"the batches are on {inputs.device} but the model is on {param.device}: "
-                           f"move the model with model.to({str(inputs.device)!r}), or load the batches "
-                           f"onto {param.device}.")
 
 
 def _shown(value):

@@ -18,14 +18,14 @@ import math
 import time
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..data.augment import mirror_batch
 from .checkpoint import load_checkpoint, plain_data, save_checkpoint
-from ..core.validation import batch_inputs, check_batch, check_optimizer, flag, whole_number
+from ..core.validation import flag, whole_number
 from .events import EVENTS, StopTraining, TrainingState, plugin_handlers
+from .inputs import batch_problem, batch_size, check_batch, check_not_shuffled, check_optimizer
 
 
 class Model(nn.Module):
@@ -142,8 +142,7 @@ class Model(nn.Module):
         try:
             for state.batch_index, batch in enumerate(batches, start=1):
                 if seen == 0:
-                    check_batch(self, batch)
-                    _check_labels(batch, "learn(dataset)")
+                    check_batch(self, batch, "learn(dataset)")
                 state.batch = batch
                 self._fire("on_start_batch")
                 optimizer.zero_grad(set_to_none=True)
@@ -155,7 +154,7 @@ class Model(nn.Module):
                 optimizer.step()
                 if seen == 0:
                     self.weights_epoch = None  # partway through this epoch, until it finishes
-                n = _batch_size(batch)
+                n = batch_size(batch)
                 loss_sum = loss.detach() * n + loss_sum  # stays on the device: no wait for the GPU per batch
                 seen += n
                 self._fire("on_end_batch")
@@ -191,10 +190,9 @@ class Model(nn.Module):
         with _eval_mode(self):
             for batch in dataset:
                 if seen == 0:
-                    check_batch(self, batch)
-                    _check_labels(batch, "evaluate_with_metrics(dataset)")
+                    check_batch(self, batch, "evaluate_with_metrics(dataset)")
                 output = self._output(batch, mirror, "evaluate_with_metrics(dataset)")
-                n = _batch_size(batch)
+                n = batch_size(batch)
                 for name, fn in metrics.items():
                     totals[name] = torch.as_tensor(fn(output, batch)).detach() * n + totals[name]
                 seen += n
@@ -216,12 +214,7 @@ class Model(nn.Module):
         its argmax is the combined prediction; apply softmax for probabilities.
         """
         mirror = flag(mirror, "mirror")
-        images = batch_inputs(batch)
-        if isinstance(images, np.ndarray):
-            raise TypeError(f"predict(batch): its images are a numpy array ({images.dtype}, shape {images.shape}), "
-                            "and the model takes tensors: model.predict(batch_to_tensors((images, labels))).")
-        check_batch(self, batch)
-        _check_labels(batch, "predict(batch)")
+        check_batch(self, batch, "predict(batch)")
         with _eval_mode(self):
             return self._output(batch, mirror, "predict(batch)")
 
@@ -231,19 +224,13 @@ class Model(nn.Module):
 
         The dataset must not shuffle: the outputs are lined up with its samples in their order.
         """
-        layers = (dataset, getattr(dataset, "dataset", None))  # also inside an AsyncDataLoader
-        shuffled_loader = any(isinstance(getattr(d, "sampler", None), torch.utils.data.RandomSampler) for d in layers)
-        if shuffled_loader or any(getattr(d, "shuffle", False) is True for d in layers):
-            raise ValueError("predict_dataset: this dataset shuffles its samples, so the outputs would not line "
-                             "up with your labels; make it with DataSet(..., shuffle=False) (or a DataLoader "
-                             "with shuffle=False).")
+        check_not_shuffled(dataset)
         mirror = flag(mirror, "mirror")
         outputs = []
         with _eval_mode(self):
             for batch in dataset:
                 if not outputs:
-                    check_batch(self, batch)
-                    _check_labels(batch, "predict_dataset(dataset)")
+                    check_batch(self, batch, "predict_dataset(dataset)")
                 outputs.append(self._output(batch, mirror, "predict_dataset(dataset)").cpu())
         if not outputs:
             raise ValueError("predict_dataset: the dataset gave no batches: it is empty.")
@@ -260,7 +247,7 @@ class Model(nn.Module):
         try:
             return self(batch)
         except (RuntimeError, TypeError, ValueError) as error:
-            problem = _batch_problem(batch, where)
+            problem = batch_problem(batch, where)
             if problem is None:
                 raise
             raise problem from error
@@ -292,42 +279,6 @@ class Model(nn.Module):
         if with_history:
             self.history = list(checkpoint.get("history", []))
         return self
-
-
-def _batch_size(batch):
-    return len(batch_inputs(batch))
-
-
-def _check_labels(batch, where):
-    """A batch's labels are class indices, one per image; one-hot rows (as Keras uses) get one line naming the fix."""
-    labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
-    if getattr(labels, "ndim", 0) >= 2:
-        raise ValueError(f"{where}: its labels have shape {tuple(labels.shape)}, a row per image (one-hot?), and "
-                         "the lesson's batches hold class indices, one per image: labels.argmax(1) gives them.")
-
-
-def _batch_problem(batch, where):
-    """What makes ``batch`` unfit for the lesson's networks, which take (images (N, 3, 32, 32), labels)
-    as batch_to_tensors gives: an exception with one line naming the fix, or None if it looks fit."""
-    if not isinstance(batch, (tuple, list)):
-        return TypeError(f"{where}: a batch is (images, labels), as a DataSet gives, not a {type(batch).__name__} "
-                         "alone: pass (images, labels), or (images, None).")
-    images = batch[0]
-    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
-        kind = f"a {type(images).__name__}" if not isinstance(images, torch.Tensor) else f"{images.dtype} pixels"
-        return TypeError(f"{where}: its images are {kind}, and the network takes normalised float tensors: "
-                         "convert the batch with batch_to_tensors((images, labels)).")
-    shape = tuple(images.shape)
-    if shape[1:] == (3, 32, 32):
-        return None
-    if shape == (3, 32, 32):
-        fix = "one image is a batch of one, images[None]"
-    elif len(shape) == 4 and shape[1:] == (32, 32, 3):
-        fix = "the colour channels come last; images.permute(0, 3, 1, 2) puts them first, as batch_to_tensors does"
-    else:
-        fix = "make each picture 32 x 32 pixels of RGB first (interactive.to_network_input does so for any picture)"
-    return ValueError(f"{where}: its images have shape {shape}, and the network takes CIFAR-10 images, "
-                      f"(N, 3, 32, 32): {fix}.")
 
 
 @contextmanager
