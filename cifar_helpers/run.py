@@ -2,8 +2,9 @@
 
 Executes the numbered notebooks in order with papermill, passes each only the parameters it
 declares, and writes the executed notebooks, the model, history.json, metrics.json and the
-figures to the run folder. Prints a summary; exits non-zero naming the notebook and the cell
-that failed, and with 130 after Ctrl-C.
+figures to the run folder, and in its run.json which run wrote them. Prints a summary; exits
+non-zero naming the notebook and the cell that failed, and with 130 after Ctrl-C, which
+interrupts the running cell (`run_folder.CtrlC`).
 
     python -m cifar_helpers.run --epochs 3 --out runs/try1
     python -m cifar_helpers.run --cuda --data-dir /data/cifar10
@@ -21,22 +22,18 @@ from pathlib import Path
 from .core.validation import argument_type, real_number
 from .data.cifar10 import SOURCES
 from .lesson.parameters import RULES
-from .lesson.run_folder import (RunFolderBusy, kernel_runtime_folder, local_kernel_manager, prepare_run_folder,
-                               run_folder_lock)
+from .lesson.run_folder import (READS, RUN_ENV, CtrlC, RunFolderBusy, clear_unfinished_run, earlier_files_note,
+                         kernel_runtime_folder, local_kernel_manager, new_run_id, prepare_run_folder, read_record,
+                         remove_stale, run_folder_lock, update_record)
 from .lesson.session import HEADLESS_ENV
 
 DEFAULT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 LESSON = {"01", "02", "03", "04", "05"}
 FAST_TRACK = {"06"}
-# The notebook that writes each test accuracy into the run folder, and the notebooks whose run makes
-# an earlier copy of a result or figure stale (a new model, or a new score of it): removed before they run.
+# The notebook that writes each test accuracy into the run folder. What each notebook's run makes
+# stale, and so removes before it runs, is run_folder.STALE_AFTER.
 RESULTS = {"05": "metrics.json", "06": "fast_track.json"}
-_EVALUATION, _FAST_TRACK = {"04", "05"}, {"06"}
-STALE_AFTER = {"metrics.json": _EVALUATION, "fast_track.json": _FAST_TRACK, "figures/fast_track.png": _FAST_TRACK,
-               **{f"figures/{name}.png": _EVALUATION for name in ("confidence", "confusion_matrix", "predictions")},
-               **{f"figures/{name}.png": {"02"} for name in ("average_images", "examples_per_class", "first_images",
-                                                           "pixel_histograms")}}
 
 # --option: (the notebook parameter it sets, help, the notebooks it goes to: None for all that declare
 # it). Values are checked by that parameter's rule. Notebook 6 has its own batch size and learning
@@ -128,21 +125,33 @@ def declared_parameters(notebook: Path) -> set:
     return set(papermill.inspect_notebook(str(notebook)))
 
 
-def run_notebook(notebook: Path, out_dir: Path, parameters: dict):
-    """Execute one notebook with the parameters it declares; return (seconds, error or None)."""
+def run_notebook(notebook: Path, out_dir: Path, parameters: dict, ctrl_c: CtrlC | None = None):
+    """Execute one notebook with the parameters it declares; return (seconds, error or None).
+
+    ctrl_c: the run's `CtrlC`: after Ctrl-C this raises KeyboardInterrupt once the kernel has stopped,
+    unless the notebook had finished all the same.
+    """
     import papermill
+    from nbclient.exceptions import DeadKernelError
 
     declared = declared_parameters(notebook)
     passed = {k: v for k, v in parameters.items() if k in declared}
+    hooks = {"on_cell_execute": ctrl_c.no_new_cell} if ctrl_c is not None else {}
     started = time.perf_counter()
     try:
         papermill.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters=passed,
                                    cwd=str(notebook.parent), kernel_name="python3", progress_bar=False,
-                                   kernel_manager_class=local_kernel_manager())
-    except papermill.PapermillExecutionError as error:
-        return time.perf_counter() - started, (f"{notebook.name} failed in cell {error.cell_index} "
-                                               f"(execution count {error.exec_count}): {error.ename}: "
-                                               f"{error.evalue}")
+                                   kernel_manager_class=local_kernel_manager(), **hooks)
+    except Exception as error:
+        if ctrl_c is not None and ctrl_c.pressed:  # the interrupted cell's error, or the killed kernel's
+            raise KeyboardInterrupt from None
+        seconds = time.perf_counter() - started
+        if isinstance(error, papermill.PapermillExecutionError):
+            return seconds, (f"{notebook.name} failed in cell {error.cell_index} (execution count "
+                             f"{error.exec_count}): {error.ename}: {error.evalue}")
+        if isinstance(error, DeadKernelError):
+            return seconds, f"{notebook.name}: the kernel running it died (out of memory, or killed)"
+        raise
     return time.perf_counter() - started, None
 
 
@@ -175,6 +184,75 @@ def written_accuracies(run_dir: Path, stages) -> dict:
             for number, name in RESULTS.items() if number in stages}
 
 
+def run_notebooks(notebooks, args, run_dir: Path, ctrl_c: CtrlC) -> int:
+    """Run ``notebooks`` into ``run_dir`` (locked), noting in run.json which run wrote what; return 0, 1 or 130.
+
+    The runner's entry names the notebook running (or the one that failed or was interrupted), so
+    that the next run knows what a killed run left half done (`clear_unfinished_run`).
+    """
+    stages = {p.name[:2] for p in notebooks}
+    note = clear_unfinished_run(run_dir)
+    if note:
+        print(note)
+    remove_stale(run_dir, stages)  # an earlier run's results must not stay beside new ones
+    run, current = new_run_id(), None
+
+    def record(state, notebook=None, outcome=None):
+        """The runner's entry, naming ``notebook``; ``outcome``: the state of ``current``'s own entry."""
+        entries = {}
+        if outcome:  # notebook 4 adds to its own entry while it runs (`start_run`): keep that
+            number = current.name[:2]
+            entries[number] = {**read_record(run_dir).get("notebooks", {}).get(number, {}), "run": run,
+                               "runner": True, "state": outcome}
+        update_record(run_dir, runner={"run": run, "state": state, **({"notebook": notebook} if notebook else {})},
+                      **entries)
+
+    before = os.environ.get(RUN_ENV)
+    os.environ[RUN_ENV] = run  # the kernels inherit it: notebook 4 notes which run wrote its files
+    try:
+        record("running")
+        print(f"running {len(notebooks)} notebooks into {run_dir}")
+        if ctrl_c.pressed:
+            raise KeyboardInterrupt
+        for notebook in notebooks:
+            current = notebook
+            record("running", current.name, "running")
+            source = READS.get(current.name[:2], (None,))[0]
+            note = earlier_files_note(run_dir, current.name) if source and source not in stages else None
+            if note:
+                print(note)
+            seconds, error = run_notebook(current, run_dir / "notebooks",
+                                          lesson_parameters(args, run_dir, current.name[:2]), ctrl_c=ctrl_c)
+            if error:
+                record("failed", current.name, "failed")
+                print(f"FAILED  {error}", file=sys.stderr)
+                print(f"        the executed notebook is {run_dir / 'notebooks' / current.name}", file=sys.stderr)
+                return 1
+            record("running", None, "finished")
+            print(f"  ok  {current.name:28s} {seconds:6.1f} s", flush=True)
+            current = None
+            if ctrl_c.pressed:  # Ctrl-C came as that notebook finished: stop before the next one
+                raise KeyboardInterrupt
+        record("finished")
+    except KeyboardInterrupt:
+        if current is None:
+            record("interrupted")
+            print(f"\ninterrupted: {run_dir} holds only what finished before.", file=sys.stderr)
+        else:
+            record("interrupted", current.name, "interrupted")
+            kept = " (model.pt: the best epoch so far)" if current.name[:2] == "04" and (
+                run_dir / "model.pt").is_file() else ""
+            print(f"\ninterrupted while {current.name} was running: {run_dir} keeps what it had saved{kept} until "
+                  "the next run clears it.", file=sys.stderr)
+        return 130
+    finally:
+        if before is None:
+            os.environ.pop(RUN_ENV, None)
+        else:
+            os.environ[RUN_ENV] = before
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     run_dir = in_lesson(args.out, args)
@@ -189,28 +267,17 @@ def main(argv=None) -> int:
         print(f"FAILED  {problem}", file=sys.stderr)
         return 1
     os.environ[HEADLESS_ENV] = "1"  # the kernels inherit it: text progress, static figures
-    current = None
     try:
-        with run_folder_lock(run_dir), kernel_runtime_folder():
-            for name, makers in STALE_AFTER.items():  # an earlier run's results must not stay beside new ones
-                if stages & makers:
-                    (run_dir / name).unlink(missing_ok=True)
-            print(f"running {len(notebooks)} notebooks into {run_dir}")
-            for current in notebooks:
-                parameters = lesson_parameters(args, run_dir, current.name[:2])
-                seconds, error = run_notebook(current, run_dir / "notebooks", parameters)
-                if error:
-                    print(f"FAILED  {error}", file=sys.stderr)
-                    print(f"        the executed notebook is {run_dir / 'notebooks' / current.name}", file=sys.stderr)
-                    return 1
-                print(f"  ok  {current.name:28s} {seconds:6.1f} s", flush=True)
+        with run_folder_lock(run_dir), kernel_runtime_folder(), CtrlC() as ctrl_c:
+            code = run_notebooks(notebooks, args, run_dir, ctrl_c)
     except RunFolderBusy as busy:
         print(f"FAILED  {busy}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        where = f" while {current.name} was running" if current else ""
-        print(f"\ninterrupted{where}: {run_dir} holds only what finished before.", file=sys.stderr)
+    except KeyboardInterrupt:  # before or after the notebooks (run_notebooks reports its own)
+        print(f"\ninterrupted: {run_dir} holds only what finished before.", file=sys.stderr)
         return 130
+    if code:
+        return code
     print("\n".join(summary(run_dir, stages)))
     if args.min_accuracy is not None:
         low = [(number, accuracy) for number, accuracy in written_accuracies(run_dir, stages).items()

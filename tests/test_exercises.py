@@ -457,3 +457,14 @@ def test_5_1_wants_both_classes(capsys):
                                  (1, 5, "✗")):
         check("5.1", best_class=CLASSES[best], worst_class=CLASSES[worst], per_class=per_class, classes=CLASSES)
         assert capsys.readouterr().out.startswith(f"{verdict} Exercise 5.1"), (CLASSES[best], CLASSES[worst])
+
+
+def test_5_2_when_the_model_makes_no_mistake(capsys):
+    probabilities = np.eye(3)[[0, 1, 2, 1]]
+    labels = np.array([0, 1, 2, 1])
+    check("5.2", index=None, probabilities=probabilities, labels=labels)
+    assert capsys.readouterr().out.startswith("✓ Exercise 5.2: right. the model got every test image right")
+    check("5.2", index=2, probabilities=probabilities, labels=labels)
+    assert capsys.readouterr().out.startswith("✗ Exercise 5.2: not yet. Hint: the model got every test image right")
+    check("5.2", index=None, probabilities=probabilities, labels=np.array([0, 1, 2, 0]))
+    assert capsys.readouterr().out.startswith("… Exercise 5.2: no answer yet")

@@ -21,11 +21,15 @@ def _best_and_worst(best_class, worst_class, per_class, classes):
 
 @exercise("5.2")
 def _most_confident_wrong(index, probabilities, labels):
-    if _unanswered(index):
-        return missing("set index to the position of that test image.")
     probabilities = np.asarray(probabilities)
     predicted = probabilities.argmax(axis=1)
     wrong_ones = np.flatnonzero(predicted != np.asarray(labels))
+    if len(wrong_ones) == 0:  # a model can get every image right (on the synthetic images, say)
+        if index is None:
+            return right("the model got every test image right: there is no wrong prediction to find.")
+        return wrong("the model got every test image right, so no image answers this: leave index at None.")
+    if _unanswered(index):
+        return missing("set index to the position of that test image.")
     expected = int(wrong_ones[np.argmax(probabilities[wrong_ones].max(axis=1))])
     if int(index) == expected:
         return right(f"test image {expected}: {probabilities[expected].max():.1%} sure, and wrong.")
