@@ -77,6 +77,6 @@ def batch_problem(batch, where):
     elif len(shape) == 4 and shape[1:] == (32, 32, 3):
         fix = "the colour channels come last; images.permute(0, 3, 1, 2) puts them first, as batch_to_tensors does"
     else:
-        fix = "make each picture 32 x 32 pixels of RGB first (interactive.to_network_input does so for any picture)"
+        fix = "make each picture 32 x 32 pixels of RGB first (lesson.widgets.to_network_input does so for any picture)"
     return ValueError(f"{where}: its images have shape {shape}, and the network takes CIFAR-10 images, "
                       f"(N, 3, 32, 32): {fix}.")
