@@ -24,10 +24,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 import sys
 from pathlib import Path
+
+from .core.files import atomic_write
 
 try:
     import nbformat
@@ -108,20 +109,6 @@ def refuse_to_replace(target, copy, force):
                    "or pass --force to replace it")
 
 
-def write_whole(path, text):
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: all or nothing."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "x", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:  # a full disk or Ctrl-C: the old file stays as it was
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def write_student_copies(out_dir, notebooks_dir=NOTEBOOKS, force=False):
     """Write a student copy of every numbered notebook into ``out_dir``; return their paths."""
     out_dir, notebooks_dir = Path(out_dir), Path(notebooks_dir)
@@ -147,10 +134,10 @@ def write_student_copies(out_dir, notebooks_dir=NOTEBOOKS, force=False):
                    1) from None
     for done, (target, (_, text)) in enumerate(copies.items()):
         try:
-            write_whole(target, text)
+            with atomic_write(target, what="student copy") as file:  # all or nothing, even on Ctrl-C
+                file.write(text.encode("utf-8"))
         except OSError as error:
-            raise Stop(f"cannot write {target}: {error.strerror} ({done} of {len(copies)} copies written, "
-                       "the others left as they were)", 1) from None
+            raise Stop(f"{error} ({done} of {len(copies)} copies written, the others left as they were)", 1) from None
     return list(copies)
 
 

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+import cifar_helpers.core.files
 import pytest
 
 from cifar_helpers import classroom
@@ -372,7 +374,7 @@ def test_a_failed_write_leaves_every_notebook_whole_and_no_temporary_file(teache
     before = files(out)
     wrap = fail_on_call(2, error)
     if where == "open":
-        monkeypatch.setattr(classroom, "open", wrap(open), raising=False)
+        monkeypatch.setattr(cifar_helpers.core.files, "open", wrap(open), raising=False)
     else:
         monkeypatch.setattr(os, where, wrap(getattr(os, where)))
     code, _, err = run(capsys, "student-copies", out, "--notebooks", teacher)
