@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from refresh_notebooks import outputs_signature
+from refresh_notebooks import decode_data, outputs_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ["01_loading", "02_visualization", "03_model", "04_training", "05_evaluation"]
@@ -43,10 +43,7 @@ def main(argv=None):
     if not data.exists():
         raise SystemExit("no ./data: put real CIFAR-10 there (or a link to it), or give --data-dir.")
 
-    # The first load of a JPEG copy decodes it and says so; the committed outputs come from a warm cache.
-    from cifar_helpers import load_cifar10
-    for split in ("train", "test"):
-        load_cifar10(split, root=str(data))
+    decode_data(data)  # the committed outputs come from a warm cache
 
     here = outputs_signature()
     strict = [name for name in NOTEBOOKS if name not in TRAINED or recorded_signature(name) == here]

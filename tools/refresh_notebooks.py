@@ -43,6 +43,14 @@ def outputs_signature() -> dict:
             "threads": torch.get_num_threads()}
 
 
+def decode_data(data) -> None:
+    """Load both splits once, so a JPEG copy is decoded now: "Decoding ..." is no lesson output."""
+    from cifar_helpers import load_cifar10
+
+    for split in ("train", "test"):
+        load_cifar10(split, root=str(data))
+
+
 def tidy(nb):
     """Drop widget state and run metadata; keep outputs and execution counts."""
     nb.metadata.pop("widgets", None)
@@ -60,9 +68,7 @@ def tidy(nb):
 def main(only):
     os.environ.pop("CIFAR_QUICK", None)
     os.environ["CIFAR_HEADLESS"] = "1"
-    from cifar_helpers import load_cifar10
-    for split in ("train", "test"):  # decode a JPEG copy now: "Decoding ..." is no lesson output
-        load_cifar10(split, root=str(NOTEBOOKS.parent / "data"))
+    decode_data(NOTEBOOKS.parent / "data")
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         if only and path.name[:2] not in only:
             continue
