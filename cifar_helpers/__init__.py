@@ -26,7 +26,8 @@ from .training.plotting import (plot_class_counts, plot_confusion_matrix, plot_h
                        show_images)
 from .training.plugins import EarlyStopping, Evaluator, LivePlot, Logger, ProgressBar
 from .core.seeding import set_seed
-from .lesson.session import is_headless, lesson_path, notebook_setup, quick_profile
+from .core.environment import is_headless
+from .lesson.session import lesson_path, notebook_setup, quick_profile
 from .data.normalize import CIFAR10_MEAN, CIFAR10_STD, batch_to_tensors, to_images
 
 __version__ = "0.2.0"

@@ -25,7 +25,7 @@ from .lesson.parameters import RULES
 from .lesson.run_folder import (READS, RUN_ENV, CtrlC, RunFolderBusy, clear_unfinished_run, earlier_files_note,
                          kernel_runtime_folder, local_kernel_manager, new_run_id, prepare_run_folder, read_record,
                          remove_stale, run_folder_lock, update_record)
-from .lesson.session import HEADLESS_ENV
+from .core.environment import HEADLESS_ENV
 
 DEFAULT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

@@ -1,9 +1,8 @@
-"""Where the code runs: a person at a notebook, or a headless run (papermill, nbval, a script)."""
+"""The notebook session: the quick profile, lesson paths, and notebook_setup (parameters checked, paths resolved)."""
 
 import os
 from pathlib import Path
 
-from ..core.environment import HEADLESS_ENV, in_notebook, is_headless  # noqa: F401 (the lesson's names)
 from ..core.validation import env_flag
 from .parameters import check_parameters
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .session import is_headless
+from ..core.environment import is_headless
 from ..data.normalize import batch_to_tensors
 
 
