@@ -2,6 +2,7 @@
 # make test          - the whole test suite: unit tests, notebook runs, nbval over the committed notebooks
 # make lab           - open the lesson in JupyterLab
 # make student       - students' copies of the notebooks (no solutions) in student/
+# make wheel         - dist/cifar_helpers-*.whl: the library and the students' notebooks (get-lesson DIR)
 # make browser-test  - all six notebooks in JupyterLab in headless Chromium; screenshots in runs/browser-test
 # make nbval-strict  - notebooks 01-05 on real CIFAR-10 against their committed outputs, every output compared
 # Each creates .venv and installs the project into it when that has not been done yet.
@@ -11,7 +12,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install run test lab student browser-test lint bench nbval-strict real-check clean
+.PHONY: install run test lab student wheel browser-test lint bench nbval-strict real-check clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +33,9 @@ lab: install
 
 student: install
 	$(PY) -m cifar_helpers.classroom student-copies student
+
+wheel: install
+	$(PY) tools/build_wheel.py $(ARGS)
 
 browser-test: install
 	$(PY) -m pytest browser_tests -o addopts="-ra" -p no:cacheprovider

@@ -2,6 +2,7 @@
 
     python -m cifar_helpers.classroom student-copies OUT [--force]        (make student)
     python -m cifar_helpers.classroom grade NOTEBOOK... [--notebooks DIR]   a table of ✓ / ✗ / … per exercise
+    python -m cifar_helpers.classroom get-lesson DIR [--force]    a student's lesson: DIR/notebooks/01_*.ipynb ...
 
 The notebooks in notebooks/ are the teacher's version. Their exercises use nbgrader's markup:
 the answer cell is an nbgrader solution cell whose solution sits between "### BEGIN SOLUTION"
@@ -14,6 +15,8 @@ work with nbgrader's full pipeline (generate_assignment, autograde): see docs/te
 student-copies refuses the teacher's folder, a notebook with solutions, and a copy whose cells
 changed since it was written (their hash is in its metadata; --force replaces such a copy). It
 makes every copy before writing any, each through a temporary file renamed over the old one.
+get-lesson writes, with the same care, the copies the lesson's wheel carries (cifar_helpers.handout),
+or in a checkout copies made from notebooks/; data/ and runs/ then go into DIR.
 grade reads a verdict only from a check cell whose source is the teacher's ("!": missing or edited).
 Errors are one line on stderr. Exit status: 0 done, 2 bad input or a refusal, 1 a failed read
 or write, 130 interrupted (Ctrl-C); no notebook is ever left half-written.
@@ -28,6 +31,7 @@ import re
 import sys
 from pathlib import Path
 
+from . import handout
 from .core.files import atomic_write
 
 try:
@@ -125,6 +129,11 @@ def write_student_copies(out_dir, notebooks_dir=NOTEBOOKS, force=False):
         except RuntimeError as error:  # from ClearSolutions
             raise Stop(f"{path}: broken solution marker ({error}): fix its ### BEGIN/END SOLUTION lines") from None
         copies[out_dir / path.name] = (copy, nbformat.writes(copy) + "\n")
+    return write_copies(out_dir, copies, force)
+
+
+def write_copies(out_dir, copies, force=False):
+    """Write ``copies`` ({target: (notebook, text)}) into ``out_dir``, all or none; return their paths."""
     for target, (copy, _) in copies.items():
         refuse_to_replace(target, copy, force)
     try:
@@ -139,6 +148,23 @@ def write_student_copies(out_dir, notebooks_dir=NOTEBOOKS, force=False):
         except OSError as error:
             raise Stop(f"{error} ({done} of {len(copies)} copies written, the others left as they were)", 1) from None
     return list(copies)
+
+
+def get_lesson(folder, force=False):
+    """Write the student copies into ``folder``/notebooks: those the installed wheel carries, or, in a
+    checkout, copies made from notebooks/. The notebooks then find ``folder`` as the lesson's top folder."""
+    out = Path(folder) / "notebooks"
+    try:
+        packed = handout.packed_copies()  # checked: every copy whole and free of solutions; None in a checkout
+    except (ValueError, OSError) as error:
+        raise Stop(f"{error}: install the lesson's wheel again", 1) from None
+    if packed is not None:
+        return write_copies(out, {out / name: (nbformat.reads(text, as_version=4), text) for name, text in
+                                  packed.items()}, force)
+    if not NOTEBOOKS.is_dir():
+        raise Stop(f"this cifar_helpers ({Path(__file__).parent}) carries no lesson notebooks: install the "
+                   "lesson's wheel (make wheel builds it)", 1)
+    return write_student_copies(out, NOTEBOOKS, force)
 
 
 def verdict(cell, name) -> str:
@@ -198,6 +224,9 @@ def main(argv=None) -> int:
     copies.add_argument("out", help="folder for the copies, such as student/")
     copies.add_argument("--notebooks", default=str(NOTEBOOKS), help="the teacher's notebooks")
     copies.add_argument("--force", action="store_true", help="replace copies changed since they were written")
+    lesson = commands.add_parser("get-lesson", help="write the lesson's notebooks for a student")
+    lesson.add_argument("dir", help="the lesson's folder: the notebooks go into DIR/notebooks")
+    lesson.add_argument("--force", action="store_true", help="replace notebooks changed since they were written")
     graded = commands.add_parser("grade", help="tabulate the exercise checks of executed notebooks")
     graded.add_argument("submissions", nargs="+", metavar="NOTEBOOK", help="executed notebooks (students' work)")
     graded.add_argument("--notebooks", default=str(NOTEBOOKS), help="the teacher's notebooks, whose check cells count")
@@ -206,6 +235,9 @@ def main(argv=None) -> int:
         if args.command == "student-copies":
             for path in write_student_copies(args.out, args.notebooks, args.force):
                 print(f"wrote {path}")
+        elif args.command == "get-lesson":
+            paths = get_lesson(args.dir, args.force)
+            print("\n".join(f"wrote {path}" for path in paths) + f"\nnext: jupyter lab {paths[0].parent}")
         else:
             print("\n".join(grade(args.submissions, args.notebooks)))
     except Stop as error:
