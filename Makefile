@@ -3,7 +3,8 @@
 # make lab           - open the lesson in JupyterLab
 # make student       - students' copies of the notebooks (no solutions) in student/
 # make wheel         - dist/cifar_helpers-*.whl: the library and the students' notebooks (get-lesson DIR)
-# make browser-test  - all six notebooks in JupyterLab in headless Chromium; screenshots in runs/browser-test
+# make site          - the lesson as a website, offline: build/site/student/ (no solutions) and build/site/teacher/
+# make browser-test  - all six notebooks in JupyterLab, and the website, in headless Chromium; screenshots in runs/browser-test
 # make nbval-strict  - notebooks 01-05 on real CIFAR-10 against their committed outputs, every output compared
 # Each creates .venv and installs the project into it when that has not been done yet.
 
@@ -12,7 +13,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install run test lab student wheel browser-test lint bench nbval-strict real-check clean
+.PHONY: install run test lab student wheel site browser-test lint bench nbval-strict real-check clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +37,10 @@ student: install
 
 wheel: install
 	$(PY) tools/build_wheel.py $(ARGS)
+
+# Sphinx with myst-nb shows the committed outputs; nothing runs (tools/build_site.py, docs/site/).
+site: install
+	$(PY) tools/build_site.py $(ARGS)
 
 browser-test: install
 	$(PY) -m pytest browser_tests -o addopts="-ra" -p no:cacheprovider
