@@ -14,9 +14,9 @@ from .data.cifar10 import (CLASSES, SOURCES, DataFormatError, DataNotFoundError,
                            load_cifar10)
 from .networks.cnn import CNN, PlainCNN
 from .data.dataset import DataSet
-from .core.device import select_device
+from .core.device import DEVICES, fast_bfloat16, holds_in_memory, select_device
 from .networks.dropout import FastDropout
-from .networks.fast_net import FastNet, default_widths, fast_bfloat16
+from .networks.fast_net import FastNet, default_widths
 from .training.events import EVENTS, PluginInterface, StopTraining, TrainingState
 from .training.metrics import accuracy, classification_accuracy, confusion_matrix, most_confused, per_class_accuracy
 from .training.model import Model
@@ -35,7 +35,8 @@ __version__ = "0.2.0"
 __all__ = [
     "AsyncDataLoader", "AlternatingFlip", "RandomCrop", "RandomFlip", "mirror_batch", "shift_batch", "parse_bool",
     "CLASSES", "SOURCES", "DataFormatError", "DataNotFoundError", "Split", "as_torchvision_dataset", "load_cifar10",
-    "CNN", "PlainCNN", "FastNet", "default_widths", "fast_bfloat16", "DataSet", "select_device", "FastDropout",
+    "CNN", "PlainCNN", "FastNet", "default_widths", "fast_bfloat16", "DataSet", "select_device", "DEVICES",
+    "holds_in_memory", "FastDropout",
     "EVENTS", "PluginInterface", "StopTraining", "TrainingState",
     "accuracy", "classification_accuracy", "confusion_matrix", "most_confused", "per_class_accuracy",
     "Model", "Muon", "check_parameters", "plot_class_counts", "plot_confusion_matrix", "plot_history",

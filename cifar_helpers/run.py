@@ -7,7 +7,7 @@ non-zero naming the notebook and the cell that failed, and with 130 after Ctrl-C
 interrupts the running cell (`run_folder.CtrlC`).
 
     python -m cifar_helpers.run --epochs 3 --out runs/try1
-    python -m cifar_helpers.run --cuda --data-dir /data/cifar10
+    python -m cifar_helpers.run --device cuda --data-dir /data/cifar10
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ OPTIONS = {
     "--dropout": ("dropout", "input dropout (default 0.3)", LESSON),
     "--patience": ("patience", "early-stopping patience in epochs (default 5)", LESSON),
     "--seed": ("seed", "random seed (default 0)", None),
+    "--device": ("device", "auto, cpu, cuda, mps or xpu (default auto: the accelerator PyTorch finds, else the CPU)",
+                 None),
     "--exercise-epochs": ("exercise_epochs", "notebook 04: epochs of each exercise's short run (default 3)", LESSON),
     "--fast-epochs": ("epochs", "notebook 06: epochs of its full run (default 10)", FAST_TRACK),
     "--ablation-epochs": ("ablation_epochs", "notebook 06: epochs of each short run, 0 to skip them (default 2)",
@@ -72,7 +74,7 @@ def _fraction(text):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cuda", action="store_true", help="train and evaluate on the GPU when there is one")
+    parser.add_argument("--cuda", action="store_true", help="train and evaluate on an NVIDIA GPU (overrides --device)")
     for flag, (name, help_text, _) in OPTIONS.items():
         parser.add_argument(flag, dest=flag[2:].replace("-", "_"), type=argument_type(RULES[name], name),
                             help=help_text)

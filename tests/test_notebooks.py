@@ -247,7 +247,7 @@ def test_runner_knows_every_parameter_the_notebooks_declare():
                            "--dropout", "0.1", "--patience", "2", "--seed", "1", "--out", "o",
                            "--no-flips", "--no-mirror", "--fast-epochs", "2", "--widths", "8,16,16",
                            "--ablation-epochs", "0", "--fast-batch-size", "32", "--fast-learning-rate", "0.05",
-                           "--exercise-epochs", "1", "--bfloat16", "false"])
+                           "--exercise-epochs", "1", "--bfloat16", "false", "--device", "mps"])
     assert args.random_flips is False and args.mirror is False and args.widths == (8, 16, 16)
     assert run.parse_args([]).random_flips is None  # not given: the notebook's own default
     for path in NOTEBOOKS:
@@ -258,6 +258,8 @@ def test_runner_knows_every_parameter_the_notebooks_declare():
     assert (fourth["batch_size"], fourth["learning_rate"]) == (8, 0.1)
     assert (sixth["batch_size"], sixth["learning_rate"], sixth["epochs"]) == (32, 0.05, 2)
     assert sixth["bfloat16"] is False and "bfloat16" not in fourth  # "false" read as False, for notebook 6 only
+    assert fourth["device"] == sixth["device"] == "mps" and fourth["cuda"] is True  # the notebook decides
+    assert "cuda" not in run.lesson_parameters(run.parse_args([]), Path("o"))  # None: the notebook's own default
 
 
 def test_runner_passes_each_notebook_only_what_it_declares(monkeypatch, tmp_path):
@@ -270,6 +272,7 @@ def test_runner_passes_each_notebook_only_what_it_declares(monkeypatch, tmp_path
 
 @pytest.mark.parametrize("argv, message", [
     (["--epochs", "0"], "max_epochs=0 must be a positive whole number"),
+    (["--device", "gpu"], "device='gpu' must be one of 'auto', 'cpu', 'cuda', 'mps', 'xpu'"),
     (["--batch-size", "-1"], "batch_size=-1 must be a positive whole number"),
     (["--learning-rate", "inf"], "learning_rate=inf must be a number > 0"),
     (["--train-subset", "-5"], "train_subset=-5 must be a positive whole number"),

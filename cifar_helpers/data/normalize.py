@@ -10,6 +10,8 @@ import functools
 import numpy as np
 import torch
 
+from ..core.device import pins_memory
+
 # Per-channel mean and standard deviation of the CIFAR-10 training images, pixels scaled to [0, 1]
 # (notebook 01 computes them).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -53,7 +55,7 @@ def batch_to_tensors(batch, device="cpu"):
             np.take(_TABLE[c], images[..., c], out=x[..., c])
         return torch.from_numpy(x).permute(0, 3, 1, 2), labels.cpu()
     x = torch.as_tensor(images)
-    if device.type == "cuda":  # pinned host memory: the copy to the GPU need not wait (none if already there)
+    if pins_memory(device.type):  # pinned host memory: the copy to the accelerator need not wait
         x, labels = (t.pin_memory() if t.device.type == "cpu" else t for t in (x, labels))
     return _normalise(x.to(device, non_blocking=True)), labels.to(device, non_blocking=True)
 

@@ -8,6 +8,7 @@ library's ``subset``).
 
 from __future__ import annotations
 
+from ..core.device import check_device
 from ..core.validation import parse_bool, real_number, whole_number
 from ..data.cifar10 import SOURCES
 from ..networks.fast_net import check_widths
@@ -37,7 +38,8 @@ def _whole(example, minimum=1):
 
 # name -> rule(value, name): the checked value, or a ValueError naming the parameter.
 RULES = {
-    "cuda": parse_bool,
+    "cuda": _optional(parse_bool),
+    "device": check_device,
     "random_flips": parse_bool,
     "mirror": parse_bool,
     "augment": parse_bool,

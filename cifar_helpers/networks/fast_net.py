@@ -6,9 +6,9 @@ Then three stages of two 3 x 3 convolutions each, with batch normalisation and G
 halves the image with max pooling while the channels grow (``widths``). A single linear layer
 reads the 10 class scores at the end. airbench94's widths (64, 256, 256) reach 94% in seconds on
 a GPU. `FastNet` computes in bfloat16 (autocast) where the hardware does that fast
-(`fast_bfloat16`): on a recent GPU, and on a CPU with Intel's AMX units, where a training step is
-about three times faster than in float32 (benchmarks/RESULTS.md). Elsewhere it computes in float32
-unless told otherwise.
+(`fast_bfloat16`, in core/device.py): on a recent GPU, and on a CPU with Intel's AMX units, where a
+training step is about three times faster than in float32. Elsewhere it computes in float32 unless
+told otherwise.
 """
 
 import contextlib
@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.device import fast_bfloat16
 from ..core.validation import flag, whole_number
 from ..training.model import Model
 
@@ -28,23 +29,6 @@ def check_widths(value, name="widths"):
     if widths is None or len(widths) != 3:
         raise ValueError(f"{name}={value!r} must be three channel counts, such as (32, 128, 128).")
     return tuple(whole_number(w, name, 128) for w in widths)
-
-
-def fast_bfloat16(device):
-    """Whether ``device`` computes bfloat16 much faster than float32: a recent GPU, or a CPU with AMX.
-
-    NVIDIA GPUs since Ampere (A100, RTX 30xx) have bfloat16 in their tensor cores; older ones,
-    such as the T4, only emulate it. AMX (Intel Xeon since Sapphire Rapids, 2023) multiplies
-    bfloat16 matrices in hardware, which makes notebook 6's training step about three times
-    faster than in float32 (benchmarks/bench_fast_net.py measures it). Laptop CPUs have no AMX: most emulate
-    bfloat16, more slowly than float32; where a CPU has bfloat16 instructions without AMX (AMD's
-    since Zen 4), ``FastNet(bfloat16=True)`` tries them.
-    """
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # PyTorch's own check, private: looked up with care
-    return device.type == "cpu" and amx is not None and bool(amx())
 
 
 def default_widths(bfloat16):

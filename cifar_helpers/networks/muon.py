@@ -20,6 +20,7 @@ convolution filters, and does not rescale the weights.
 
 import torch
 
+from ..core.device import fast_bfloat16
 from ..core.validation import flag, real_number, whole_number
 
 # Coefficients of the quintic Newton-Schulz iteration, chosen to push small singular values up fast.
@@ -28,7 +29,9 @@ _A, _B, _C = 3.4445, -4.7750, 2.0315
 
 def orthogonalise(matrix, steps=3, eps=1e-7):
     """About U V^T for ``matrix`` = U S V^T: every singular value moved near 1 (0.5 to 1.5 suffice)."""
-    x = matrix.bfloat16() if matrix.is_cuda else matrix.float()  # bfloat16 is fast on a GPU only
+    # bfloat16 on an accelerator that computes it natively, as airbench94 does on a GPU; on the CPU
+    # float32 (AMX gains little on matrices this small, and float32 is the iteration's safe side)
+    x = matrix.bfloat16() if matrix.device.type != "cpu" and fast_bfloat16(matrix.device) else matrix.float()
     x = x / (x.norm() + eps)  # singular values at most 1, where the iteration converges
     tall = x.size(0) > x.size(1)
     if tall:
