@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The lesson with cuda=True on a GPU machine, and the figures: accuracy, seconds, images/s and which GPU.
+# The lesson on a GPU machine, and the figures: accuracy, seconds, images/s and which GPU.
 # Three parts, most telling first, so that a run cut short still has the figures that matter:
 #   fast    notebook 6 as airbench94_muon trains (widths 64,256,256, batch 2000, 8 epochs, rate 0.24)
 #   bench   benchmarks/bench_fast_net.py there: training steps (also under torch.compile) and the loader
-#   lesson  notebooks 01-05 with cuda=True
+#   lesson  notebooks 01-05 with device="auto" (the GPU, found by torch.accelerator)
 # Run from the lesson's top folder with CIFAR-10 in ./data (or DATA=/path/to/it). Tested on the CPU path by
 # tests/test_notebooks.py (where CUDA is missing it runs on the CPU and says so).
 #
@@ -45,7 +45,7 @@ bench() {
 }
 
 lesson() {
-    $PY -m cifar_helpers.run --cuda --only ${LESSON:-01 02 03 04 05} --data-dir "${DATA:-data}" --out "$OUT/lesson" \
+    $PY -m cifar_helpers.run --device auto --only ${LESSON:-01 02 03 04 05} --data-dir "${DATA:-data}" --out "$OUT/lesson" \
         --epochs "${EPOCHS:-10}" --batch-size "${BATCH_SIZE:-256}" ${LESSON_EXTRA:-}
     $PY - "$OUT/lesson/metrics.json" <<'PY'
 import json, sys

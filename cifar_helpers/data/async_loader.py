@@ -7,13 +7,13 @@ loop, with its original traceback. The thread stops, and is joined, when the epo
 loop leaves early (``break``, an exception, Ctrl-C), on ``close()`` and at the end of a ``with``
 block.
 
-Why not PyTorch's ``DataLoader(batch_size=None, num_workers=1)`` over the same batches? It works,
-but it runs the loading in another *process*: each batch is pickled across, and on a 2-core CPU
-that process competes with PyTorch's compute threads. A thread shares the arrays without copying,
-and runs at idle priority, only in the CPU time the training leaves free.
-benchmarks/bench_training.py compares the two (ratio a/d; its runs are in benchmarks/RESULTS.md).
-It also keeps the seed tutorial's API: ``buffer_size``, ``on_batch_loaded``, ``cache()`` and
-``next(loader)``.
+Why not PyTorch's ``DataLoader(batch_size=None)`` over the same batches? With ``num_workers=0``
+it prepares each batch in the loop, while the model waits; with ``num_workers=1`` it prepares
+them in another *process*, and each batch is pickled across. A thread shares the arrays without
+copying, and runs at idle priority, only in the CPU time the training leaves free.
+benchmarks/bench_training.py times all three (ratios a/d0 and a/d1; benchmarks/RESULTS.md has
+its runs). The class keeps the seed tutorial's API: ``buffer_size``, ``on_batch_loaded``,
+``cache()`` and ``next(loader)``.
 """
 
 from __future__ import annotations
