@@ -15,6 +15,14 @@ def loader_threads():
     return [t for t in threading.enumerate() if t.name == "AsyncDataLoader" and t.is_alive()]
 
 
+def wait_for(condition, timeout=5.0):
+    """Poll until condition() holds (True) or the timeout passes (False): no guessed sleeps."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
+
+
 def no_loader_threads(timeout=2.0):
     deadline = time.monotonic() + timeout
     while loader_threads() and time.monotonic() < deadline:
@@ -216,10 +224,12 @@ def test_next_takes_batches_that_the_next_loop_continues_from(dataset):
 @pytest.mark.parametrize("buffer_size", [1, 2])
 def test_closing_a_full_small_buffer_never_hangs(buffer_size):
     small = DataSet([np.arange(6)], batch_size=1, shuffle=False)
-    loader = AsyncDataLoader(small, buffer_size=buffer_size)
+    prepared = []
+    loader = AsyncDataLoader(small, buffer_size=buffer_size, on_batch_loaded=lambda b: prepared.append(1) or b)
     batches = iter(loader)
     next(batches)
-    time.sleep(0.05)  # let the thread fill the buffer and block on it
+    # 1 taken, the buffer full, and one more prepared that waits for room: the thread is blocked on it
+    assert wait_for(lambda: len(prepared) == buffer_size + 2)
     closer = threading.Thread(target=loader.close)
     closer.start()
     closer.join(timeout=5)
@@ -257,8 +267,8 @@ def test_an_epoch_left_early_prepares_the_same_number_of_batches_every_time(data
                                  on_batch_loaded=lambda batch, prepared=prepared: prepared.append(1) or batch)
         batches = iter(loader)
         next(batches)
-        batches.wait_until_full()
-        time.sleep(0.2)  # the thread has prepared one more batch and waits for room
+        assert wait_for(lambda prepared=prepared: len(prepared) == 4)  # the thread has prepared one more batch...
+        time.sleep(0.05)  # ...and goes on to wait for room (a put it has begun; close() then releases it)
         loader.close()
         counts.append(len(prepared))
     assert counts == [5, 5, 5] and no_loader_threads()
@@ -298,7 +308,7 @@ def test_closing_from_another_thread_wakes_a_waiting_loop_with_an_error():
 
     consumer = threading.Thread(target=consume, daemon=True)
     consumer.start()
-    time.sleep(0.45)  # the consumer has the first batch and waits for the second
+    assert wait_for(lambda: got == [0])  # the consumer has the first batch and waits for the second
     loader.close()
     consumer.join(timeout=3)
     assert not consumer.is_alive() and got == [0]

@@ -10,7 +10,6 @@ from cifar_helpers.networks.dropout import FastDropout
 def test_is_an_nn_dropout_with_its_p():
     layer = FastDropout(0.3)
     assert isinstance(layer, nn.Dropout) and layer.p == 0.3
-    assert repr(layer) == "FastDropout(p=0.3, inplace=False)"
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.7])

@@ -6,7 +6,6 @@ and what the runs write.
 """
 
 import ast
-import inspect
 import itertools
 import json
 import os
@@ -89,13 +88,39 @@ def test_opens_with_goal_time_and_data_note_and_ends_with_exercises_and_question
     assert 5 <= sum(line[:2].rstrip(".").isdigit() for line in questions.splitlines()) <= 8
 
 
-def test_notebook_03_networks_are_the_library_networks():
+def test_notebook_03_networks_compute_what_the_library_networks_compute():
+    """The networks a student reads in notebook 3 are the ones the lesson trains: same weights, same
+    scores, same loss, same refusal of a bad dropout."""
+    import numbers
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from cifar_helpers.networks.dropout import FastDropout
+
     notebook = read(NOTEBOOK_DIR / "03_model.ipynb")
     networks = {"cnn-definition": cifar_helpers.CNN, "plain-cnn-definition": cifar_helpers.PlainCNN}
-    for tag, network in networks.items():
+    batch = (torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3]))
+    for tag, library_network in networks.items():
         cells = cells_tagged(notebook, tag)
         assert len(cells) == 1
-        assert cells[0].source.strip() == inspect.getsource(network).strip()
+        shown = {"Model": cifar_helpers.Model, "FastDropout": FastDropout, "nn": nn, "F": F, "torch": torch,
+                 "numbers": numbers}
+        exec(cells[0].source, shown)
+        network = shown[library_network.__name__]
+        ours, theirs = network().eval(), library_network().eval()
+        assert {k: v.shape for k, v in ours.state_dict().items()} == {
+            k: v.shape for k, v in theirs.state_dict().items()}
+        ours.load_state_dict(theirs.state_dict())
+        with torch.no_grad():
+            if isinstance(theirs, cifar_helpers.Model):
+                assert torch.equal(ours(batch), theirs(batch))
+                assert torch.equal(ours.loss(ours(batch), batch), theirs.loss(theirs(batch), batch))
+                with pytest.raises(ValueError, match=r"dropout='0.3' must be a number"):
+                    network(dropout="0.3")
+            else:
+                assert torch.equal(ours(batch[0]), theirs(batch[0]))
 
 
 def test_plain_cnn_takes_cnn_weights_and_gives_the_same_answers():
@@ -170,18 +195,17 @@ def test_exercise_5_2s_solution_finds_the_surest_mistake_or_says_there_is_none(c
 
 
 def test_notebook_06_on_a_gpu_keeps_the_training_images_there_and_augments_them_as_a_cpu_run_does():
-    """The data cell's GPU branch, run on the CPU: a stand-in device that says "cuda" and keeps tensors here."""
+    """The data cell's accelerator branch, run on the CPU: a stand-in accelerator with room for the images,
+    whose tensors stay here."""
     import types
 
     import torch
 
-    class Gpu:
-        type = "cuda"
-
     namespace = {name: getattr(cifar_helpers, name) for name in ("AsyncDataLoader", "DataSet", "batch_to_tensors",
                                                                   "load_cifar10")}
     namespace.update(torch=types.SimpleNamespace(as_tensor=lambda data, device: torch.as_tensor(data)),
-                     device=Gpu(), data_dir="data", source="synthetic", batch_size=50, seed=3)
+                     holds_in_memory=lambda device, nbytes: nbytes > 0, device=torch.device("cpu"),
+                     data_dir="data", source="synthetic", batch_size=50, seed=3)
     exec(cells_tagged(read(NOTEBOOK_DIR / "06_fast_track.ipynb"), "training-data")[0].source, namespace)
     namespace["test_loader"].close()
     on_gpu, train = namespace["train_data"], namespace["train"]
@@ -417,24 +441,31 @@ def papermill_cli(tmp_path, notebook, *parameters):
     return result, (printed(read(out)) if out.exists() else "")
 
 
-def test_papermill_booleans_in_any_case_mean_what_they_say_and_cuda_true_uses_gpu_or_says_why_not(tmp_path):
-    """-p cuda false, -p random_flips false and -p mirror false used to arrive as the text "false",
-    which Python treats as true. One papermill run of each of notebooks 04 and 05 (they are slow)."""
+def test_papermill_text_for_booleans_and_devices_means_what_it_says(tmp_path, make_dataset):
+    """-p cuda false and -p mirror false used to arrive as the text "false", which Python treats as true.
+    Notebook 5 under papermill's own command line, on a small model saved as notebook 4 saves one."""
     import torch
 
-    result, text = papermill_cli(tmp_path, "04_training.ipynb", "-p", "max_epochs", "1", "-p", "cuda", "true",
-                                 "-p", "random_flips", "false")
-    assert result.returncode == 0, result.stderr[-2000:]
-    if torch.cuda.is_available():
-        assert "training on cuda" in text
-    else:
-        assert "no CUDA GPU" in text and "training on cpu" in text
-    assert "QUICK PROFILE" in text and "SYNTHETIC" in text
-    result, text = papermill_cli(tmp_path, "05_evaluation.ipynb", "-p", "mirror", "false", "-p", "cuda", "false")
+    from cifar_helpers import CNN, EarlyStopping
+
+    model = CNN()
+    model.register_plugin(EarlyStopping(path=tmp_path / "run" / "model.pt"))
+    model.learn(make_dataset(32, 16), torch.optim.Adam(model.parameters()), validation_dataset=make_dataset(16, 16),
+                max_epochs=1)
+    torch.save(model.state_dict(), tmp_path / "run" / "weights.pt")
+    result, text = papermill_cli(tmp_path, "05_evaluation.ipynb", "-p", "mirror", "false", "-p", "cuda", "true",
+                                 "-p", "device", "cpu")
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["mirror"] is False
-    assert "final test accuracy (one look)" in text
-    assert "no CUDA GPU" not in text, "cuda false read as false, so no GPU was asked for"
+    assert "final test accuracy (one look)" in text and "QUICK PROFILE" in text
+    assert "cuda=True overrides device='cpu'" in text  # the card's cuda wins, with one line
+    if not torch.cuda.is_available():
+        assert "no CUDA device" in text
+    result, text = papermill_cli(tmp_path, "05_evaluation.ipynb", "-p", "mirror", "False", "-p", "cuda", "false",
+                                 "-p", "device", "cuda")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "cuda=False overrides device='cuda'" in text and "no CUDA device" not in text, "false read as False"
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["mirror"] is False
 
 
 def test_papermill_errors_name_the_notebooks_parameter(tmp_path):
@@ -657,10 +688,11 @@ def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_pa
 def test_the_gpu_check_script_runs_one_part_and_refuses_an_unknown_one(tmp_path):
     env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(tmp_path / "gpu"), "BENCH_SECONDS": "0.05",
            "WIDTHS": "8,16,16", "BENCH_COMPARE": "8,8,8", "FAST_BATCH_SIZE": "128"}
-    result = subprocess.run(["bash", "tools/gpu_check.sh", "bench"], cwd=ROOT, env=env, capture_output=True, text=True)
+    env.update(LESSON="03", LESSON_EXTRA="--source synthetic")  # the cheapest part: notebook 3 alone
+    result = subprocess.run(["bash", "tools/gpu_check.sh", "lesson"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert [line for line in result.stdout.splitlines() if line.startswith("== ")] == ["== bench"]
-    assert "FastNet(8, 16, 16) on cpu" in result.stdout and not (tmp_path / "gpu").exists()
+    assert [line for line in result.stdout.splitlines() if line.startswith("== ")] == ["== lesson"]
+    assert "ok  03_model.ipynb" in result.stdout and not (tmp_path / "gpu" / "fast-track").exists()
     result = subprocess.run(["bash", "tools/gpu_check.sh", "fast", "speed"], cwd=ROOT, env=env, capture_output=True,
                             text=True)
     assert result.returncode == 2 and not (tmp_path / "gpu").exists()
