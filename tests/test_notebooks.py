@@ -693,7 +693,8 @@ def test_the_gpu_check_script_runs_one_part_and_refuses_an_unknown_one(tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert [line for line in result.stdout.splitlines() if line.startswith("== ")] == ["== lesson"]
     assert "ok  03_model.ipynb" in result.stdout and not (tmp_path / "gpu" / "fast-track").exists()
+    env["OUT_DIR"] = str(tmp_path / "refused")
     result = subprocess.run(["bash", "tools/gpu_check.sh", "fast", "speed"], cwd=ROOT, env=env, capture_output=True,
                             text=True)
-    assert result.returncode == 2 and not (tmp_path / "gpu").exists()
+    assert result.returncode == 2 and not (tmp_path / "refused").exists()
     assert result.stderr.strip() == "gpu_check.sh: unknown part 'speed': give fast, bench or lesson."
