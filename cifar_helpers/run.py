@@ -4,7 +4,7 @@ Executes the numbered notebooks in order with papermill, passes each only the pa
 declares, and writes the executed notebooks, the model, history.json, metrics.json and the
 figures to the run folder, and in its run.json which run wrote them. Prints a summary; exits
 non-zero naming the notebook and the cell that failed, and with 130 after Ctrl-C, which
-interrupts the running cell (`run_folder.CtrlC`).
+interrupts the running cell (`lesson.kernels.CtrlC`).
 
     python -m cifar_helpers.run --epochs 3 --out runs/try1
     python -m cifar_helpers.run --device cuda --data-dir /data/cifar10
@@ -22,9 +22,9 @@ from pathlib import Path
 from .core.validation import argument_type, real_number
 from .data.cifar10 import SOURCES
 from .lesson.parameters import RULES
-from .lesson.run_folder import (READS, RUN_ENV, CtrlC, RunFolderBusy, clear_unfinished_run, earlier_files_note,
-                         kernel_runtime_folder, local_kernel_manager, new_run_id, prepare_run_folder, read_record,
-                         remove_stale, run_folder_lock, update_record)
+from .lesson.kernels import CtrlC, kernel_runtime_folder, local_kernel_manager
+from .lesson.run_folder import (READS, RUN_ENV, RunFolderBusy, clear_unfinished_run, earlier_files_note, new_run_id,
+                                prepare_run_folder, read_record, remove_stale, run_folder_lock, update_record)
 from .core.environment import HEADLESS_ENV
 
 DEFAULT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

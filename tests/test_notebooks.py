@@ -618,7 +618,7 @@ def test_kernels_start_in_a_short_or_a_deep_runtime_folder(tmp_path, short_temp_
     """IPC socket paths may have at most 107 bytes: a deep runtime folder (long TMPDIR) uses TCP instead."""
     from nbclient import NotebookClient
 
-    from cifar_helpers.lesson.run_folder import local_kernel_manager
+    from cifar_helpers.lesson.kernels import local_kernel_manager
 
     folder = short_temp_folder if depth == "short" else tmp_path / ("d" * 60) / "runtime"
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(folder))
