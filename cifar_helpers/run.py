@@ -125,7 +125,7 @@ def run_notebooks(notebooks: Sequence[Path], args: argparse.Namespace, run_dir: 
     remove_stale(run_dir, stages)  # an earlier run's results must not stay beside new ones
     run, current = new_run_id(), None
 
-    def record(state, notebook=None, outcome=None):
+    def record(state: str, notebook: str | None = None, outcome: str | None = None) -> None:
         """The runner's entry, naming ``notebook``; ``outcome``: the state of ``current``'s own entry."""
         entries = {}
         if outcome:  # notebook 4 adds to its own entry while it runs (`start_run`): keep that
