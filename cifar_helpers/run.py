@@ -4,7 +4,7 @@ Executes the numbered notebooks in order with papermill, passes each only the pa
 declares, and writes the executed notebooks, the model, history.json, metrics.json and the
 figures to the run folder, and in its run.json which run wrote them. Prints a summary; exits
 non-zero naming the notebook and the cell that failed, and with 130 after Ctrl-C, which
-interrupts the running cell (`run_folder.CtrlC`).
+interrupts the running cell (`lesson.kernels.CtrlC`).
 
     python -m cifar_helpers.run --epochs 3 --out runs/try1
     python -m cifar_helpers.run --device cuda --data-dir /data/cifar10
@@ -17,98 +17,22 @@ import json
 import os
 import sys
 import time
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
-from .core.validation import argument_type, real_number
-from .data.cifar10 import SOURCES
-from .lesson.parameters import RULES
-from .lesson.run_folder import (READS, RUN_ENV, CtrlC, RunFolderBusy, clear_unfinished_run, earlier_files_note,
-                         kernel_runtime_folder, local_kernel_manager, new_run_id, prepare_run_folder, read_record,
-                         remove_stale, run_folder_lock, update_record)
+from .lesson.kernels import CtrlC, kernel_runtime_folder, local_kernel_manager
+from .lesson.run_folder import (READS, RUN_ENV, RunFolderBusy, clear_unfinished_run, earlier_files_note, new_run_id,
+                                prepare_run_folder, read_record, remove_stale, run_folder_lock, update_record)
 from .core.environment import HEADLESS_ENV
+from .run_options import in_lesson, lesson_parameters, parse_args
 
-DEFAULT_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-LESSON = {"01", "02", "03", "04", "05"}
-FAST_TRACK = {"06"}
 # The notebook that writes each test accuracy into the run folder. What each notebook's run makes
 # stale, and so removes before it runs, is run_folder.STALE_AFTER.
 RESULTS = {"05": "metrics.json", "06": "fast_track.json"}
 
-# --option: (the notebook parameter it sets, help, the notebooks it goes to: None for all that declare
-# it). Values are checked by that parameter's rule. Notebook 6 has its own batch size and learning
-# rate, so --batch-size for notebook 4 does not silently change it.
-OPTIONS = {
-    "--epochs": ("max_epochs", "at most this many epochs (default 10)", LESSON),
-    "--data-dir": ("data_dir", "where CIFAR-10 is, or is downloaded to (default: data in the lesson's folder)", None),
-    "--source": ("source", f"where the images come from: {', '.join(SOURCES)} (default auto)", None),
-    "--train-subset": ("train_subset", "train on only this many images", LESSON),
-    "--batch-size": ("batch_size", "batch size of notebooks 01-05 (default 64; 256 to evaluate)", LESSON),
-    "--learning-rate": ("learning_rate", "Adam's learning rate in notebook 04 (default 0.001)", LESSON),
-    "--dropout": ("dropout", "input dropout (default 0.3)", LESSON),
-    "--patience": ("patience", "early-stopping patience in epochs (default 5)", LESSON),
-    "--seed": ("seed", "random seed (default 0)", None),
-    "--device": ("device", "auto, cpu, cuda, mps or xpu (default auto: the accelerator PyTorch finds, else the CPU)",
-                 None),
-    "--exercise-epochs": ("exercise_epochs", "notebook 04: epochs of each exercise's short run (default 3)", LESSON),
-    "--fast-epochs": ("epochs", "notebook 06: epochs of its full run (default 10)", FAST_TRACK),
-    "--ablation-epochs": ("ablation_epochs", "notebook 06: epochs of each short run, 0 to skip them (default 2)",
-                          FAST_TRACK),
-    "--widths": ("widths", "notebook 06: channels of its three stages, such as 32,96,192 (default 64,256,256 where "
-                           "bfloat16 is fast, else 32,96,192)", FAST_TRACK),
-    "--bfloat16": ("bfloat16", "notebook 06: compute in bfloat16, true or false (default: where the hardware does "
-                               "that fast, a recent GPU or a CPU with AMX)", FAST_TRACK),
-    "--fast-batch-size": ("batch_size", "notebook 06: batch size (default 500)", FAST_TRACK),
-    "--fast-learning-rate": ("learning_rate",
-                             "notebook 06: Muon's learning rate (default 0.12; 0.24 for 3 epochs or less)", FAST_TRACK),
-}
 
-
-def _fraction(text):
-    try:
-        return real_number(text, "--min-accuracy", 0.58, low=0, high=1, low_open=True)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--min-accuracy {text} must be a fraction of the test images, such as "
-                                         "0.58 for 58%.") from None
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cifar_helpers.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cuda", action="store_true", help="train and evaluate on an NVIDIA GPU (overrides --device)")
-    for flag, (name, help_text, _) in OPTIONS.items():
-        parser.add_argument(flag, dest=flag[2:].replace("-", "_"), type=argument_type(RULES[name], name),
-                            help=help_text)
-    parser.add_argument("--no-flips", action="store_false", dest="random_flips", default=None,
-                        help="train without mirroring images at random")
-    parser.add_argument("--no-mirror", action="store_false", dest="mirror", default=None,
-                        help="score the test images from one look, without their mirror images")
-    parser.add_argument("--out", default="runs/lesson", type=argument_type(RULES["run_dir"], "run_dir"),
-                        help="run folder (default runs/lesson in the lesson's folder)")
-    parser.add_argument("--notebooks", default=str(DEFAULT_NOTEBOOKS), help="folder of the numbered notebooks")
-    parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks, such as 04 05")
-    parser.add_argument("--min-accuracy", type=_fraction,
-                        help="exit non-zero when a test accuracy this run writes (notebook 05's, notebook 06's) "
-                             "is below this fraction, such as 0.58 (for CI)")
-    return parser.parse_args(argv)
-
-
-def in_lesson(path, args) -> Path:
-    """``path`` made absolute: a relative one counts from the lesson's top folder (the one holding the
-    notebooks that run), as in the notebooks (`lesson_path`), wherever the runner was started."""
-    path = Path(path).expanduser()
-    return (path if path.is_absolute() else Path(args.notebooks).resolve().parent / path).resolve()
-
-
-def lesson_parameters(args, run_dir: Path, notebook: str = "04") -> dict:
-    """The parameters given on the command line for notebook ``notebook`` ("04"), under the names it uses."""
-    parameters = {name: getattr(args, flag[2:].replace("-", "_")) for flag, (name, _, scope) in OPTIONS.items()
-                  if scope is None or notebook in scope}
-    parameters.update(cuda=args.cuda or None, random_flips=args.random_flips, mirror=args.mirror,
-                      run_dir=str(run_dir), data_dir=str(in_lesson(args.data_dir or "data", args)))
-    return {name: value for name, value in parameters.items() if value is not None}
-
-
-def find_notebooks(folder: Path, only=None):
+def find_notebooks(folder: Path, only: Iterable[str] | None = None) -> list[Path]:
+    """The numbered notebooks (NN_name.ipynb) in ``folder``, in order; ``only``: just these numbers."""
     notebooks = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
     if only:
         unknown = [number for number in only if number not in {p.name[:2] for p in notebooks}]
@@ -121,13 +45,15 @@ def find_notebooks(folder: Path, only=None):
     return notebooks
 
 
-def declared_parameters(notebook: Path) -> set:
+def declared_parameters(notebook: Path) -> set[str]:
+    """The parameters that ``notebook``'s cell tagged ``parameters`` declares."""
     import papermill
 
     return set(papermill.inspect_notebook(str(notebook)))
 
 
-def run_notebook(notebook: Path, out_dir: Path, parameters: dict, ctrl_c: CtrlC | None = None):
+def run_notebook(notebook: Path, out_dir: Path, parameters: dict,
+                 ctrl_c: CtrlC | None = None) -> tuple[float, str | None]:
     """Execute one notebook with the parameters it declares; return (seconds, error or None).
 
     ctrl_c: the run's `CtrlC`: after Ctrl-C this raises KeyboardInterrupt once the kernel has stopped,
@@ -157,7 +83,7 @@ def run_notebook(notebook: Path, out_dir: Path, parameters: dict, ctrl_c: CtrlC 
     return time.perf_counter() - started, None
 
 
-def summary(run_dir: Path, stages) -> list[str]:
+def summary(run_dir: Path, stages: Collection[str]) -> list[str]:
     """What this run wrote: the test accuracies of the notebooks in ``stages``, never an earlier run's."""
     lines = []
     metrics_file = run_dir / "metrics.json"
@@ -180,13 +106,13 @@ def summary(run_dir: Path, stages) -> list[str]:
     return lines
 
 
-def written_accuracies(run_dir: Path, stages) -> dict:
+def written_accuracies(run_dir: Path, stages: Collection[str]) -> dict[str, float]:
     """{"05": accuracy, "06": accuracy}: the test accuracies that the notebooks in ``stages`` wrote."""
     return {number: json.loads((run_dir / name).read_text())["test_accuracy"]
             for number, name in RESULTS.items() if number in stages}
 
 
-def run_notebooks(notebooks, args, run_dir: Path, ctrl_c: CtrlC) -> int:
+def run_notebooks(notebooks: Sequence[Path], args: argparse.Namespace, run_dir: Path, ctrl_c: CtrlC) -> int:
     """Run ``notebooks`` into ``run_dir`` (locked), noting in run.json which run wrote what; return 0, 1 or 130.
 
     The runner's entry names the notebook running (or the one that failed or was interrupted), so
@@ -199,7 +125,7 @@ def run_notebooks(notebooks, args, run_dir: Path, ctrl_c: CtrlC) -> int:
     remove_stale(run_dir, stages)  # an earlier run's results must not stay beside new ones
     run, current = new_run_id(), None
 
-    def record(state, notebook=None, outcome=None):
+    def record(state: str, notebook: str | None = None, outcome: str | None = None) -> None:
         """The runner's entry, naming ``notebook``; ``outcome``: the state of ``current``'s own entry."""
         entries = {}
         if outcome:  # notebook 4 adds to its own entry while it runs (`start_run`): keep that
@@ -255,7 +181,8 @@ def run_notebooks(notebooks, args, run_dir: Path, ctrl_c: CtrlC) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """The runner's exit status: 0 when every notebook ran (and met any --min-accuracy), 130 after Ctrl-C, else 1."""
     args = parse_args(argv)
     run_dir = in_lesson(args.out, args)
     notebooks = find_notebooks(Path(args.notebooks), args.only)

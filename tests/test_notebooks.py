@@ -22,7 +22,7 @@ import pytest
 
 import cifar_helpers
 from cifar_helpers.lesson import exercises
-from cifar_helpers import run
+from cifar_helpers import run, run_options
 from cifar_helpers.lesson.run_folder import STALE_AFTER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,24 +266,25 @@ def test_notebook_06s_full_run_is_the_same_with_or_without_the_short_runs_before
 
 
 def test_runner_knows_every_parameter_the_notebooks_declare():
-    args = run.parse_args(["--cuda", "--epochs", "3", "--data-dir", "d", "--source", "synthetic",
-                           "--train-subset", "10", "--batch-size", "8", "--learning-rate", "0.1",
-                           "--dropout", "0.1", "--patience", "2", "--seed", "1", "--out", "o",
-                           "--no-flips", "--no-mirror", "--fast-epochs", "2", "--widths", "8,16,16",
-                           "--ablation-epochs", "0", "--fast-batch-size", "32", "--fast-learning-rate", "0.05",
-                           "--exercise-epochs", "1", "--bfloat16", "false", "--device", "mps"])
+    args = run_options.parse_args(["--cuda", "--epochs", "3", "--data-dir", "d", "--source", "synthetic",
+                                   "--train-subset", "10", "--batch-size", "8", "--learning-rate", "0.1",
+                                   "--dropout", "0.1", "--patience", "2", "--seed", "1", "--out", "o",
+                                   "--no-flips", "--no-mirror", "--fast-epochs", "2", "--widths", "8,16,16",
+                                   "--ablation-epochs", "0", "--fast-batch-size", "32", "--fast-learning-rate", "0.05",
+                                   "--exercise-epochs", "1", "--bfloat16", "false", "--device", "mps"])
     assert args.random_flips is False and args.mirror is False and args.widths == (8, 16, 16)
-    assert run.parse_args([]).random_flips is None  # not given: the notebook's own default
+    assert run_options.parse_args([]).random_flips is None  # not given: the notebook's own default
     for path in NOTEBOOKS:
-        known = set(run.lesson_parameters(args, Path("o"), path.name[:2])) | {
+        known = set(run_options.lesson_parameters(args, Path("o"), path.name[:2])) | {
             "validation_fraction", "label_smoothing", "augment"}
         assert run.declared_parameters(path) <= known, path.name
-    fourth, sixth = (run.lesson_parameters(args, Path("o"), n) for n in ("04", "06"))
+    fourth, sixth = (run_options.lesson_parameters(args, Path("o"), n) for n in ("04", "06"))
     assert (fourth["batch_size"], fourth["learning_rate"]) == (8, 0.1)
     assert (sixth["batch_size"], sixth["learning_rate"], sixth["epochs"]) == (32, 0.05, 2)
     assert sixth["bfloat16"] is False and "bfloat16" not in fourth  # "false" read as False, for notebook 6 only
     assert fourth["device"] == sixth["device"] == "mps" and fourth["cuda"] is True  # the notebook decides
-    assert "cuda" not in run.lesson_parameters(run.parse_args([]), Path("o"))  # None: the notebook's own default
+    no_cuda = run_options.lesson_parameters(run_options.parse_args([]), Path("o"))
+    assert "cuda" not in no_cuda  # None: the notebook's own default
 
 
 def test_runner_passes_each_notebook_only_what_it_declares(monkeypatch, tmp_path):
@@ -306,7 +307,7 @@ def test_runner_passes_each_notebook_only_what_it_declares(monkeypatch, tmp_path
 ])
 def test_runner_refuses_bad_arguments_in_one_line(capsys, argv, message):
     with pytest.raises(SystemExit):
-        run.parse_args(argv)
+        run_options.parse_args(argv)
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("python -m cifar_helpers.run: error: argument ")
     assert __import__("re").search(message, error), error
@@ -347,13 +348,14 @@ def test_a_second_run_into_the_same_folder_is_refused(tmp_path, capsys):
 def test_the_runner_finds_data_and_run_folders_as_the_notebooks_do(tmp_path, monkeypatch, where):
     """Relative folders count from the lesson's top folder, wherever the runner starts (not /tmp/data)."""
     monkeypatch.chdir(NOTEBOOK_DIR if where == "notebooks" else tmp_path)
-    args = run.parse_args(["--out", "runs/from-notebooks"])
-    parameters = run.lesson_parameters(args, run.in_lesson(args.out, args), "04")
+    args = run_options.parse_args(["--out", "runs/from-notebooks"])
+    parameters = run_options.lesson_parameters(args, run_options.in_lesson(args.out, args), "04")
     assert parameters["run_dir"] == str(ROOT / "runs" / "from-notebooks")
     assert parameters["data_dir"] == str((ROOT / "data").resolve())  # a link to a shared copy is followed
     copy = tmp_path / "copy"  # a lesson elsewhere: its own folders
-    args = run.parse_args(["--notebooks", str(copy / "notebooks"), "--data-dir", "cifar", "--out", str(tmp_path / "o")])
-    parameters = run.lesson_parameters(args, run.in_lesson(args.out, args), "04")
+    args = run_options.parse_args(["--notebooks", str(copy / "notebooks"), "--data-dir", "cifar",
+                                   "--out", str(tmp_path / "o")])
+    parameters = run_options.lesson_parameters(args, run_options.in_lesson(args.out, args), "04")
     assert parameters["data_dir"] == str(copy / "cifar") and parameters["run_dir"] == str(tmp_path / "o")
 
 
@@ -649,7 +651,7 @@ def test_kernels_start_in_a_short_or_a_deep_runtime_folder(tmp_path, short_temp_
     """IPC socket paths may have at most 107 bytes: a deep runtime folder (long TMPDIR) uses TCP instead."""
     from nbclient import NotebookClient
 
-    from cifar_helpers.lesson.run_folder import local_kernel_manager
+    from cifar_helpers.lesson.kernels import local_kernel_manager
 
     folder = short_temp_folder if depth == "short" else tmp_path / ("d" * 60) / "runtime"
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(folder))

@@ -287,7 +287,7 @@ def test_a_finished_notebooks_kernel_is_shut_down_without_a_sigint(tmp_path):
     stderr. The cell below makes SIGINT, once the cell is over, leave a mark."""
     from nbclient import NotebookClient
 
-    from cifar_helpers.lesson.run_folder import kernel_runtime_folder, local_kernel_manager
+    from cifar_helpers.lesson.kernels import kernel_runtime_folder, local_kernel_manager
 
     marker = tmp_path / "sigint"
     cell = f"get_ipython().kernel.saved_sigint_handler = lambda *_: open({str(marker)!r}, 'w').close()"

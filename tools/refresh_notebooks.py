@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from cifar_helpers.lesson.run_folder import kernel_runtime_folder, local_kernel_manager
+from cifar_helpers.lesson.kernels import kernel_runtime_folder, local_kernel_manager
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

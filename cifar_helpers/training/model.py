@@ -10,25 +10,29 @@ listen to (see events.py for how to write and register one):
       on_end_epoch                           (after validation; the epoch's record is in history)
     on_stop_training                         (only when a plugin raised StopTraining)
     on_end                                   (always, even after an error)
+
+Evaluation and prediction are evaluation.py's (`Evaluation`, which `Model` inherits); the file
+format of `save` and `load` is checkpoint.py's.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..data.augment import mirror_batch
 from .checkpoint import load_checkpoint, plain_data, save_checkpoint
 from ..core.validation import flag, whole_number
-from .events import EVENTS, StopTraining, TrainingState, plugin_handlers
-from .inputs import batch_problem, batch_size, check_batch, check_not_shuffled, check_optimizer
+from .evaluation import Batch, Evaluation, Metric
+from .events import EVENTS, PluginInterface, StopTraining, TrainingState, plugin_handlers
+from .inputs import batch_size, check_batch, check_optimizer
 
 
-class Model(nn.Module):
+class Model(Evaluation, nn.Module):
     """Base class: implement ``forward(batch)`` and ``loss(output, batch)``.
 
     history: one dict per finished epoch (epoch, train_loss, val_loss, val_<metric>, seconds,
@@ -41,22 +45,23 @@ class Model(nn.Module):
         stopped early).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._plugins = {event: [] for event in EVENTS}
         self.history = []
         self.weights_epoch = 0
         self.state = None
 
-    def forward(self, batch):
+    def forward(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError("a Model subclass must define forward(self, batch).")
 
-    def loss(self, output, batch):
+    def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
         raise NotImplementedError("a Model subclass must define loss(self, output, batch).")
 
     # --- plugins ----------------------------------------------------------------------------
 
-    def register_plugin(self, plugin, event=None, frequency=1):
+    def register_plugin(self, plugin: PluginInterface | Callable[..., object], event: str | None = None,
+                        frequency: int = 1) -> None:
         """Call ``plugin`` on ``event``, every ``frequency``-th time it fires (see events.py).
 
         ``register_plugin(function, "on_end_epoch")`` for a function; ``register_plugin(plugin)``
@@ -66,14 +71,14 @@ class Model(nn.Module):
         for name, (handler, every) in plugin_handlers(plugin, event, frequency).items():
             self._plugins[name].append([handler, every, 0])
 
-    def register_default_plugins(self):
+    def register_default_plugins(self) -> None:
         """Progress bars per epoch and per batch, an epoch logger and a live plot of the curves."""
         from .plugins import LivePlot, Logger, ProgressBar
 
         for plugin in (ProgressBar("epoch"), ProgressBar("batch"), Logger(), LivePlot()):
             self.register_plugin(plugin)
 
-    def _fire(self, event):
+    def _fire(self, event: str) -> None:
         """Call the event's plugins in order. A `StopTraining` from one ends training after the event:
         the plugins after it still run (a logger or plot still sees the last epoch), then it is raised."""
         stop = None
@@ -93,7 +98,9 @@ class Model(nn.Module):
 
     # --- training ---------------------------------------------------------------------------
 
-    def learn(self, dataset, optimizer, validation_dataset=None, max_epochs=50, metrics=None):
+    def learn(self, dataset: Iterable[Batch], optimizer: torch.optim.Optimizer,
+              validation_dataset: Iterable[Batch] | None = None, max_epochs: int = 50,
+              metrics: dict[str, Metric] | None = None) -> bool:
         """Train on ``dataset`` for at most ``max_epochs`` epochs; True if it ran them all.
 
         validation_dataset: evaluated after every epoch (loss plus ``metrics``, a dict of
@@ -131,7 +138,7 @@ class Model(nn.Module):
             self._fire("on_end")
         return True
 
-    def _train_one_epoch(self, dataset, optimizer):
+    def _train_one_epoch(self, dataset: Iterable[Batch], optimizer: torch.optim.Optimizer) -> dict:
         state = self.state
         state.record = record = {"epoch": state.epoch}
         state.batch_index = 0
@@ -168,94 +175,11 @@ class Model(nn.Module):
         record.update(train_loss=float(loss_sum) / seen, seconds=seconds, images_per_second=seen / seconds)
         return record
 
-    # --- evaluation -------------------------------------------------------------------------
-
-    def metric_loss(self, output, batch):
-        """The loss as a metric: `loss` without gradient."""
-        return self.loss(output, batch).detach()
-
-    @torch.no_grad()
-    def evaluate_with_metrics(self, dataset, metrics, mirror=False):
-        """Each metric (name -> fn(output, batch)) averaged over every sample of ``dataset``.
-
-        Batches are weighted by their size, so a smaller last batch counts exactly as much as
-        its samples do. Dropout is off while evaluating; the model's mode is restored after.
-        mirror=True: each image's output is the mean of the outputs for it and its mirror image
-        (left-right), as in `predict`.
-        """
-        if not metrics:
-            raise ValueError("metrics is empty: pass a dict such as {'loss': model.metric_loss}.")
-        mirror = flag(mirror, "mirror")
-        totals, seen = dict.fromkeys(metrics, 0.0), 0
-        with _eval_mode(self):
-            for batch in dataset:
-                if seen == 0:
-                    check_batch(self, batch, "evaluate_with_metrics(dataset)")
-                output = self._output(batch, mirror, "evaluate_with_metrics(dataset)")
-                n = batch_size(batch)
-                for name, fn in metrics.items():
-                    totals[name] = torch.as_tensor(fn(output, batch)).detach() * n + totals[name]
-                seen += n
-        if seen == 0:
-            raise ValueError("the dataset to evaluate gave no batches: it is empty.")
-        return {name: float(total) / seen for name, total in totals.items()}
-
-    def evaluate(self, dataset, mirror=False):
-        """The mean loss over every sample of ``dataset``."""
-        return self.evaluate_with_metrics(dataset, {"loss": self.metric_loss}, mirror=mirror)["loss"]
-
-    @torch.no_grad()
-    def predict(self, batch, mirror=False):
-        """The model's output for one batch, in eval mode (no dropout) and without gradient.
-
-        batch: (images, labels) as batch_to_tensors gives them; labels (class indices) may be None.
-        mirror=True averages the outputs for the images and their mirror images (test-time
-        augmentation). For log-probabilities, as `CNN` gives, that is the log of a geometric mean:
-        its argmax is the combined prediction; apply softmax for probabilities.
-        """
-        mirror = flag(mirror, "mirror")
-        check_batch(self, batch, "predict(batch)")
-        with _eval_mode(self):
-            return self._output(batch, mirror, "predict(batch)")
-
-    @torch.no_grad()
-    def predict_dataset(self, dataset, mirror=False):
-        """The outputs for every batch of ``dataset``, joined in order, on the CPU.
-
-        The dataset must not shuffle: the outputs are lined up with its samples in their order.
-        """
-        check_not_shuffled(dataset)
-        mirror = flag(mirror, "mirror")
-        outputs = []
-        with _eval_mode(self):
-            for batch in dataset:
-                if not outputs:
-                    check_batch(self, batch, "predict_dataset(dataset)")
-                outputs.append(self._output(batch, mirror, "predict_dataset(dataset)").cpu())
-        if not outputs:
-            raise ValueError("predict_dataset: the dataset gave no batches: it is empty.")
-        return torch.cat(outputs)
-
-    def _output(self, batch, mirror, where):
-        output = self._forward(batch, where)
-        if mirror:
-            output = (output + self(mirror_batch(batch))) / 2
-        return output
-
-    def _forward(self, batch, where):
-        """``self(batch)``; when that fails on a batch the lesson's networks cannot take, one line saying why."""
-        try:
-            return self(batch)
-        except (RuntimeError, TypeError, ValueError) as error:
-            problem = batch_problem(batch, where)
-            if problem is None:
-                raise
-            raise problem from error
-
     # --- checkpoints ------------------------------------------------------------------------
 
-    def save(self, path, weights=None, epoch=None):
-        """Write weights, history and weights_epoch to ``path`` atomically.
+    def save(self, path: str | Path, weights: dict[str, torch.Tensor] | None = None,
+             epoch: int | None = None) -> Path:
+        """Write weights, history and weights_epoch to ``path`` atomically; return the path.
 
         weights, epoch: save these instead of the weights in memory and `weights_epoch` (as
         `EarlyStopping` does with the best epoch's weights).
@@ -265,7 +189,7 @@ class Model(nn.Module):
                                 "history": plain_data(self.history, "history"),
                                 "epoch": self.weights_epoch if epoch is None else epoch}, path)
 
-    def load(self, path, with_history=True):
+    def load(self, path: str | Path, with_history: bool = True) -> Model:
         """Load weights (and, unless with_history=False, history) saved by `save`; returns the model.
 
         The weights land on whatever device this model is on; a file of another architecture or
@@ -280,13 +204,3 @@ class Model(nn.Module):
             self.history = list(checkpoint.get("history", []))
         return self
 
-
-@contextmanager
-def _eval_mode(module):
-    """Switch a module to eval mode (no dropout, batch-norm statistics fixed) for a block, then back."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was_training)
