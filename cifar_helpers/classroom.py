@@ -27,8 +27,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import handout
@@ -52,12 +54,12 @@ CHECK_CALL = re.compile(r"""^check\(\s*["'](\d+\.\d+)["']""")
 class Stop(Exception):
     """A one-line reason to stop, and the exit status: 2 bad input or a refusal, 1 a failed read or write."""
 
-    def __init__(self, message, status=2):
+    def __init__(self, message: str, status: int = 2) -> None:
         super().__init__(message)
         self.status = status
 
 
-def read_notebook(path):
+def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
     """The notebook at ``path``; a missing, empty or non-notebook file stops with one line."""
     path = Path(path)
     try:
@@ -71,17 +73,17 @@ def read_notebook(path):
         raise Stop(f"{path} {why}: give an .ipynb file saved by Jupyter") from None
 
 
-def is_exercise_cell(cell) -> bool:
+def is_exercise_cell(cell: nbformat.NotebookNode) -> bool:
     meta = cell.metadata.get("nbgrader", {})
     return bool(meta.get("solution") or meta.get("grade"))
 
 
-def fingerprint(notebook) -> str:
+def fingerprint(notebook: nbformat.NotebookNode) -> str:
     """sha256 of the cells' sources: what a student changes when they work in a copy."""
     return hashlib.sha256(json.dumps([cell.source for cell in notebook.cells]).encode()).hexdigest()
 
 
-def student_copy(notebook):
+def student_copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The student's version of a teacher's notebook (a NotebookNode): solutions and exercise outputs
     removed, and the fingerprint of its sources recorded in metadata["cifar_helpers"]["student_copy"]."""
     from nbgrader.preprocessors import ClearSolutions
@@ -96,7 +98,7 @@ def student_copy(notebook):
     return notebook
 
 
-def refuse_to_replace(target, copy, force):
+def refuse_to_replace(target: Path, copy: nbformat.NotebookNode, force: bool) -> None:
     """Stop if writing ``copy`` over an existing ``target`` would lose work."""
     if not target.is_file():
         return  # (a folder in its place, or a file in OUT's place, fails when written)
@@ -113,7 +115,8 @@ def refuse_to_replace(target, copy, force):
                    "or pass --force to replace it")
 
 
-def write_student_copies(out_dir, notebooks_dir=NOTEBOOKS, force=False):
+def write_student_copies(out_dir: str | os.PathLike, notebooks_dir: str | os.PathLike = NOTEBOOKS,
+                         force: bool = False) -> list[Path]:
     """Write a student copy of every numbered notebook into ``out_dir``; return their paths."""
     out_dir, notebooks_dir = Path(out_dir), Path(notebooks_dir)
     sources = sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
@@ -132,7 +135,8 @@ def write_student_copies(out_dir, notebooks_dir=NOTEBOOKS, force=False):
     return write_copies(out_dir, copies, force)
 
 
-def write_copies(out_dir, copies, force=False):
+def write_copies(out_dir: Path, copies: dict[Path, tuple[nbformat.NotebookNode, str]],
+                 force: bool = False) -> list[Path]:
     """Write ``copies`` ({target: (notebook, text)}) into ``out_dir``, all or none; return their paths."""
     for target, (copy, _) in copies.items():
         refuse_to_replace(target, copy, force)
@@ -150,7 +154,7 @@ def write_copies(out_dir, copies, force=False):
     return list(copies)
 
 
-def get_lesson(folder, force=False):
+def get_lesson(folder: str | os.PathLike, force: bool = False) -> list[Path]:
     """Write the student copies into ``folder``/notebooks: those the installed wheel carries, or, in a
     checkout, copies made from notebooks/. The notebooks then find ``folder`` as the lesson's top folder."""
     out = Path(folder) / "notebooks"
@@ -167,7 +171,7 @@ def get_lesson(folder, force=False):
     return write_student_copies(out, NOTEBOOKS, force)
 
 
-def verdict(cell, name) -> str:
+def verdict(cell: nbformat.NotebookNode, name: str) -> str:
     """The mark of exercise ``name`` in a check cell's outputs: printed, or (grading: CIFAR_GRADING /
     nbgrader) the AssertionError's message; '-' when the cell has no verdict."""
     mark = "-"
@@ -177,7 +181,7 @@ def verdict(cell, name) -> str:
     return mark
 
 
-def check_results(notebook, teacher) -> dict:
+def check_results(notebook: nbformat.NotebookNode, teacher: nbformat.NotebookNode) -> dict[str, str]:
     """{exercise: mark} for every check cell of the ``teacher``'s notebook, read from the same cell of
     ``notebook`` (same cell id or nbgrader grade_id): '✓' | '✗' | '…', '-' not run, '!' missing or edited."""
     results = {}
@@ -195,7 +199,7 @@ def check_results(notebook, teacher) -> dict:
     return results
 
 
-def grade(paths, notebooks_dir=NOTEBOOKS) -> list[str]:
+def grade(paths: Iterable[str | os.PathLike], notebooks_dir: str | os.PathLike = NOTEBOOKS) -> list[str]:
     """A table: one row per notebook, one column per exercise, and the number right out of all the
     exercises of the teacher's notebook of the same name, run or not; then a note per notebook with '!'."""
     rows, teachers = {}, {}
@@ -217,7 +221,7 @@ def grade(paths, notebooks_dir=NOTEBOOKS) -> list[str]:
     return lines + notes
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers.classroom", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     copies = commands.add_parser("student-copies", help="write student copies of the notebooks")

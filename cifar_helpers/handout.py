@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 PACKED = Path(__file__).resolve().parent / "lesson_notebooks"  # in an installed wheel; absent in a checkout
@@ -21,15 +22,15 @@ RECORD = "handout.json"  # {"notebooks": {name: {"sha256": copy's, "teacher_sha2
 MARKS = ("BEGIN SOLUTION", "END SOLUTION")  # nbgrader's delimiters, as in "### BEGIN SOLUTION"
 
 
-def sha256(path) -> str:
+def sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def numbered(folder) -> list[Path]:
+def numbered(folder: str | os.PathLike) -> list[Path]:
     return sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
 
 
-def record(pack, teachers) -> Path:
+def record(pack: str | os.PathLike, teachers: str | os.PathLike) -> Path:
     """Write ``pack``/handout.json: the hash of each copy and of the teacher's notebook it was made from."""
     notebooks = {path.name: {"sha256": sha256(path), "teacher_sha256": sha256(Path(teachers) / path.name)}
                  for path in numbered(pack)}
@@ -38,12 +39,12 @@ def record(pack, teachers) -> Path:
     return target
 
 
-def cell_lines(cell) -> list[str]:
+def cell_lines(cell: dict) -> list[str]:
     source = cell.get("source", "")
     return ("".join(source) if isinstance(source, list) else source).splitlines()
 
 
-def solution_lines(cell) -> list[str]:
+def solution_lines(cell: dict) -> list[str]:
     """The non-blank lines of a solution cell's solutions (the whole cell where it has no delimiters)."""
     lines, inside, found = [], False, False
     for line in cell_lines(cell):
@@ -54,7 +55,7 @@ def solution_lines(cell) -> list[str]:
     return [line for line in (lines if found else cell_lines(cell)) if line.strip()]
 
 
-def leaked_solution(copy_path, teacher_path) -> str | None:
+def leaked_solution(copy_path: str | os.PathLike, teacher_path: str | os.PathLike) -> str | None:
     """The first solution line of the teacher's notebook that is left in the copy's same cell, if any."""
     copy_cells = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c
                   for c in json.loads(Path(copy_path).read_text(encoding="utf-8"))["cells"]}
@@ -70,7 +71,7 @@ def leaked_solution(copy_path, teacher_path) -> str | None:
     return None
 
 
-def check(pack, teachers=None) -> list[Path]:
+def check(pack: str | os.PathLike, teachers: str | os.PathLike | None = None) -> list[Path]:
     """The copies in ``pack``, after checking that handout.json lists exactly them with their hashes and that
     none holds a solution mark; with ``teachers`` (the teacher's notebooks), also that each copy was made
     from the notebook there as it is now and keeps none of its solution lines. Else ValueError, one line."""

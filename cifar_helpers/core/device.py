@@ -11,6 +11,7 @@ no change elsewhere.
 from __future__ import annotations
 
 import functools
+from types import ModuleType
 
 import torch
 
@@ -19,7 +20,7 @@ from .validation import flag
 DEVICES = ("auto", "cpu", "cuda", "mps", "xpu")
 
 
-def _backend(kind: str):
+def _backend(kind: str) -> ModuleType | None:
     """torch.cuda, torch.mps, torch.xpu, ... or None where this PyTorch has no such module."""
     return getattr(torch, kind, None)
 
@@ -34,7 +35,7 @@ def is_available(kind: str) -> bool:
     return bool(backend is not None and backend.is_available())
 
 
-def check_device(device, name: str = "device") -> str | torch.device:
+def check_device(device: object, name: str = "device") -> str | torch.device:
     """``device`` if it is one of DEVICES or a torch.device, else a ValueError naming ``name``."""
     if isinstance(device, torch.device) or device in DEVICES:
         return device
@@ -90,7 +91,7 @@ def _native_bfloat16(kind: str) -> bool:
     return bool(kind != "mps" and is_available(kind) and supported is not None and supported())
 
 
-def fast_bfloat16(device) -> bool:
+def fast_bfloat16(device: torch.device | str) -> bool:
     """Whether ``device`` computes bfloat16 much faster than float32: a recent GPU, or a CPU with AMX.
 
     NVIDIA GPUs since Ampere and Intel's XPUs have bfloat16 in hardware. AMX (Intel Xeon since
@@ -122,7 +123,7 @@ def pins_memory(kind: str) -> bool:
     return True
 
 
-def free_memory(device) -> int | None:
+def free_memory(device: torch.device | str) -> int | None:
     """Bytes free on an accelerator, where its backend says (None where it does not)."""
     device = torch.device(device)
     if device.type == "mps":
@@ -131,7 +132,7 @@ def free_memory(device) -> int | None:
     return mem_get_info(device)[0] if mem_get_info is not None and is_available(device.type) else None
 
 
-def holds_in_memory(device, nbytes: int) -> bool:
+def holds_in_memory(device: torch.device | str, nbytes: int) -> bool:
     """Whether to keep ``nbytes`` of data (a whole training set) on ``device`` for the whole run.
 
     On an accelerator with room to spare (four times the data, for the batches cut from it) every

@@ -1,12 +1,16 @@
 """Writing files safely: atomically (a reader never sees half a file), with one clear line on failure."""
 
+from __future__ import annotations
+
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
 @contextmanager
-def atomic_write(path, what="file"):
+def atomic_write(path: str | os.PathLike, what: str = "file") -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path`` for writing (binary); on success, rename it to ``path``.
 
     os.replace is atomic on POSIX and Windows, so a reader sees the old file or the new one, never
@@ -32,6 +36,6 @@ def atomic_write(path, what="file"):
         tmp.unlink(missing_ok=True)
 
 
-def _open_temporary(tmp):
+def _open_temporary(tmp: Path) -> BinaryIO:
     """Opened through this function so that tests can make the disk 'full' (open /dev/full instead)."""
     return open(tmp, "wb")

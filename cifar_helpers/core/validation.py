@@ -4,22 +4,31 @@ Each check returns the value in its plain Python form (numpy and torch numbers b
 float), so a caller writes ``batch_size = whole_number(batch_size, "batch_size", 64)``.
 """
 
+from __future__ import annotations
+
 import argparse
 import math
 import numbers
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from .batch import Array, Batch
+
+T = TypeVar("T")
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
-def argument_type(check, *args, **kwargs):
+def argument_type(check: Callable[..., T], *args, **kwargs) -> Callable[[str], T]:
     """An argparse ``type=``: ``check(text, *args, **kwargs)``, its one-line message as argparse's error.
 
     ``type=argument_type(whole_number, "--runs", 5)`` refuses ``--runs 0`` with
     "argument --runs: --runs=0 must be a positive whole number, such as 5."
     """
-    def convert(text):
+    def convert(text: str) -> T:
         try:
             return check(text, *args, **kwargs)
         except ValueError as error:
@@ -27,7 +36,7 @@ def argument_type(check, *args, **kwargs):
     return convert
 
 
-def whole_number(value, name, example, minimum=1):
+def whole_number(value: object, name: str, example: int | str, minimum: int = 1) -> int:
     """``value`` as an int >= ``minimum``, else a ValueError naming ``name``.
 
     Text such as "5" is accepted (papermill and the command line pass text); True/False are not.
@@ -39,7 +48,8 @@ def whole_number(value, name, example, minimum=1):
     return number
 
 
-def real_number(value, name, example, low=None, high=None, low_open=False, high_open=False):
+def real_number(value: object, name: str, example: float | str, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> float:
     """``value`` as a finite float within [low, high] (ends excluded when *_open), else a ValueError."""
     number = _number(value)
     inside = not isinstance(number, bool) and isinstance(number, (int, float)) and math.isfinite(number)
@@ -61,12 +71,12 @@ def real_number(value, name, example, low=None, high=None, low_open=False, high_
     return float(number)
 
 
-def seed_value(seed, name="seed"):
+def seed_value(seed: object, name: str = "seed") -> int | None:
     """None (a fresh, unrepeatable draw) or a whole number >= 0, else a ValueError naming ``name``."""
     return None if seed is None else whole_number(seed, name, 0, minimum=0)
 
 
-def boolean_value(value):
+def boolean_value(value: object) -> bool | None:
     """True or False for a boolean: Python's, numpy's, or a 0-d boolean array or tensor (as
     ``(a == b).all()`` gives); None for anything else."""
     if isinstance(value, bool):
@@ -76,7 +86,7 @@ def boolean_value(value):
     return None
 
 
-def flag(value, name):
+def flag(value: object, name: str) -> bool:
     """True or False for a yes/no argument (a bool, numpy's too, or a 0-d boolean tensor), else a
     ValueError naming ``name``. Text is refused, not read: ``bool("false")`` is True, and the
     boundaries (``notebook_setup``, the runner's options) turn papermill's text into bools once."""
@@ -87,7 +97,7 @@ def flag(value, name):
     return answer
 
 
-def parse_bool(value, name="value"):
+def parse_bool(value: object, name: str = "value") -> bool:
     """True/False from a bool, 0/1, or text such as 'False', 'false', 'yes', 'off': for the boundaries only.
 
     papermill passes ``-p flag false`` as the text "false", which Python would treat as true;
@@ -105,7 +115,7 @@ def parse_bool(value, name="value"):
     raise ValueError(f"{name}={value!r} is not a yes/no value: use True or False.")
 
 
-def env_flag(name) -> bool:
+def env_flag(name: str) -> bool:
     """An on/off environment variable: unset or empty is off; 1/0, true/false, yes/no, on/off as meant.
 
     ``CIFAR_QUICK=false`` is off (a plain truth test of the text would turn it on); anything else
@@ -120,18 +130,18 @@ def env_flag(name) -> bool:
         raise ValueError(f"{name}={value!r} is not an on/off value: set it to 1 or 0 (or unset it).") from None
 
 
-def batch_inputs(batch):
+def batch_inputs(batch: Batch | Array) -> Array:
     """The inputs of a batch: its first item when it is (inputs, labels, ...), else the batch itself."""
     return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
-def _shown(value):
+def _shown(value: object) -> str:
     """How a value appears in a message: numbers given as text (from the command line) without quotes."""
     number = _number(value)
     return str(value).strip() if isinstance(value, str) and number is not value else repr(value)
 
 
-def _number(value):
+def _number(value: object) -> object:
     """int or float from a Python, numpy or torch number, or from text; anything else unchanged."""
     if isinstance(value, bool):
         return value

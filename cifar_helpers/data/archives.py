@@ -1,5 +1,8 @@
 """Unpacking archives safely: nothing lands outside the folder they are unpacked into."""
 
+from __future__ import annotations
+
+import os
 import posixpath
 import tarfile
 from pathlib import PureWindowsPath
@@ -7,7 +10,7 @@ from pathlib import PureWindowsPath
 from .cifar10_spec import DataFormatError
 
 
-def check_member(member, archive):
+def check_member(member: tarfile.TarInfo, archive: str | os.PathLike) -> None:
     """Raise DataFormatError (one line naming ``archive`` and the member) when the tar ``member``
     could land outside the folder the archive is unpacked into: an absolute path, a ".." step,
     a link to an absolute path or out of the archive, or a device file. Checked by name only,
@@ -32,7 +35,7 @@ def check_member(member, archive):
     raise _refused(archive, name, problem)
 
 
-def extract_tar(archive, target):
+def extract_tar(archive: str | os.PathLike, target: str | os.PathLike) -> None:
     """Unpack the tar archive ``archive`` (.tar, .tar.gz, ...) into the existing folder ``target``.
 
     Every member passes `check_member` before anything is written. Python's "data" extraction
@@ -58,6 +61,6 @@ def extract_tar(archive, target):
                            "unpacked into") from None
 
 
-def _refused(archive, name, problem):
+def _refused(archive: str | os.PathLike, name: str, problem: str) -> DataFormatError:
     return DataFormatError(f"{archive} holds {name!r}, {problem}: refused; get a fresh copy of the archive "
                            "from a trusted source.")

@@ -22,8 +22,13 @@ import os
 import queue
 import threading
 import weakref
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from ..core.validation import whole_number
+
+if TYPE_CHECKING:
+    from ..core.batch import Batch  # for type hints only: the loader imports neither numpy nor torch
 
 _BATCH, _END, _ERROR = "batch", "end", "error"
 
@@ -45,7 +50,8 @@ class AsyncDataLoader:
     Give such a loop a loader and an augmentation of its own, so that later epochs repeat.
     """
 
-    def __init__(self, dataset, buffer_size=8, on_batch_loaded=None):
+    def __init__(self, dataset: Iterable[Batch], buffer_size: int = 8,
+                 on_batch_loaded: Callable[[Batch], Batch] | None = None) -> None:
         if on_batch_loaded is not None and not callable(on_batch_loaded):
             raise TypeError(f"on_batch_loaded={on_batch_loaded!r} is not callable: pass a function of one "
                             "batch, such as batch_to_tensors, or None.")
@@ -59,11 +65,11 @@ class AsyncDataLoader:
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Batch]:
         epoch, self._next = self._next, None
         return epoch if epoch is not None else self._start_epoch()
 
-    def __next__(self):
+    def __next__(self) -> Batch:
         if self._next is None:
             self._next = self._start_epoch()
         try:
@@ -72,31 +78,31 @@ class AsyncDataLoader:
             self._next = None
             raise
 
-    def cache(self):
+    def cache(self) -> AsyncDataLoader:
         """Start the next epoch now and wait until its buffer is full (or the epoch is all loaded)."""
         if self._next is None:
             self._next = self._start_epoch()
         self._next.wait_until_full()
         return self
 
-    def close(self):
+    def close(self) -> None:
         """Stop every background thread of this loader and wait for it to end."""
         self._closed = True
         self._next = None
         for epoch in list(self._epochs):
             epoch.close()
 
-    def _start_epoch(self):
+    def _start_epoch(self) -> _Epoch:
         if self._closed:
             raise RuntimeError("this AsyncDataLoader is closed; make a new one to load again.")
         epoch = _Epoch(self.dataset, self.buffer_size, self.on_batch_loaded)
         self._epochs.add(epoch)
         return epoch
 
-    def __enter__(self):
+    def __enter__(self) -> AsyncDataLoader:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -106,7 +112,8 @@ class AsyncDataLoader:
 class _Epoch:
     """The iterator of one epoch, with the thread that fills its queue."""
 
-    def __init__(self, dataset, buffer_size, on_batch_loaded):
+    def __init__(self, dataset: Iterable[Batch], buffer_size: int,
+                 on_batch_loaded: Callable[[Batch], Batch] | None) -> None:
         self._queue = queue.Queue(maxsize=buffer_size)
         self._stop = threading.Event()
         self._full = threading.Event()  # the buffer filled up once, or the epoch is all loaded
@@ -120,10 +127,10 @@ class _Epoch:
         self._stop_thread = weakref.finalize(self, _stop, thread, self._queue, self._stop)
         self._stop_thread.atexit = False
 
-    def __iter__(self):
+    def __iter__(self) -> _Epoch:
         return self
 
-    def __next__(self):
+    def __next__(self) -> Batch:
         if not self._finished:
             try:
                 kind, value = self._queue.get()
@@ -146,18 +153,19 @@ class _Epoch:
                                "problem with a batch.") from value
         raise value
 
-    def wait_until_full(self):
+    def wait_until_full(self) -> None:
         self._full.wait()
 
-    def close(self):
+    def close(self) -> None:
         """Stop the thread, drop what it had prepared and wait for it to end."""
         if not self._finished:
             self._finished = self._closed_early = True
         self._stop_thread()
 
 
-def _fill(batches, on_batch_loaded, buffer, stop, full):
-    def put(item):  # every put looks at ``stop`` first: see _stop
+def _fill(batches: Iterator[Batch], on_batch_loaded: Callable[[Batch], Batch] | None, buffer: queue.Queue,
+          stop: threading.Event, full: threading.Event) -> None:
+    def put(item: tuple[str, object]) -> bool:  # every put looks at ``stop`` first: see _stop
         if stop.is_set():
             return False
         buffer.put(item)
@@ -179,7 +187,7 @@ def _fill(batches, on_batch_loaded, buffer, stop, full):
         full.set()
 
 
-def _stop(thread, buffer, stop):
+def _stop(thread: threading.Thread, buffer: queue.Queue, stop: threading.Event) -> None:
     """Tell the thread to stop, then empty the queue. The thread looks at ``stop`` before every
     put, so at most one put (one it had already begun) can follow the emptying, and there is
     room for it: the thread cannot block again, and ends."""
@@ -194,7 +202,7 @@ def _stop(thread, buffer, stop):
         pass
 
 
-def _drain(buffer):
+def _drain(buffer: queue.Queue) -> None:
     try:
         while True:
             buffer.get_nowait()
@@ -202,7 +210,7 @@ def _drain(buffer):
         pass
 
 
-def _yield_cpu_to_training():
+def _yield_cpu_to_training() -> None:
     """Let this thread run only on CPU time the training leaves idle.
 
     On a 2-core CPU PyTorch's two compute threads keep both cores busy; a loader thread of

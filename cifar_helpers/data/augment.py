@@ -20,9 +20,14 @@ has not seen; the same horse two pixels further left is one too. Standard for CI
   an image and its mirror and averages the two outputs ("test-time augmentation").
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
+from ..core.batch import Array, Batch
 from ..core.validation import batch_inputs, real_number, seed_value, whole_number
 from .dataset import DataSet
 
@@ -30,28 +35,28 @@ from .dataset import DataSet
 class RandomFlip:
     """A loader step: (images, labels, ...) -> the same batch with each image mirrored with probability p."""
 
-    def __init__(self, p=0.5, seed=None):
+    def __init__(self, p: float = 0.5, seed: int | None = None) -> None:
         self.p = real_number(p, "p", 0.5, low=0, high=1)
         self.rng = np.random.default_rng(seed_value(seed))
 
-    def __call__(self, batch):
+    def __call__(self, batch: Batch) -> Batch:
         images, *rest = batch
         images = _images(images, "RandomFlip")
         images = _mirrored_where(images, self.rng.random(len(images)) < self.p)
         return type(batch)([images, *rest]) if isinstance(batch, (list, tuple)) else (images, *rest)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"RandomFlip(p={self.p})"
 
 
 class RandomCrop:
     """A loader step: (images, labels, ...) -> each uint8 image (N, H, W, C) shifted by up to ``pad`` pixels."""
 
-    def __init__(self, pad=2, seed=None):
+    def __init__(self, pad: int = 2, seed: int | None = None) -> None:
         self.pad = whole_number(pad, "pad", 2)
         self.rng = np.random.default_rng(seed_value(seed))
 
-    def __call__(self, batch):
+    def __call__(self, batch: Batch) -> Batch:
         images, *rest = batch
         images = _images(images, "RandomCrop")
         n, height, width, _ = images.shape
@@ -66,7 +71,7 @@ class RandomCrop:
             cropped = np.ascontiguousarray(windows[np.arange(n), dy, dx].transpose(0, 2, 3, 1))  # one gather
         return type(batch)([cropped, *rest]) if isinstance(batch, (list, tuple)) else (cropped, *rest)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"RandomCrop(pad={self.pad})"
 
 
@@ -84,7 +89,7 @@ class AlternatingFlip:
     give each training run a new `AlternatingFlip`.
     """
 
-    def __init__(self, dataset, seed=None):
+    def __init__(self, dataset: DataSet, seed: int | None = None) -> None:
         if not isinstance(dataset, DataSet):
             raise TypeError(f"AlternatingFlip wants a DataSet of (images, labels, ...), got {type(dataset).__name__}: "
                             "wrap the arrays first, AlternatingFlip(DataSet([images, labels], batch_size=...)).")
@@ -99,20 +104,20 @@ class AlternatingFlip:
         """Batches per epoch."""
         return len(self.dataset)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Batch]:
         the_other_half = self.epochs_started % 2 == 1  # decided now, not when the first batch is asked for
         self.epochs_started += 1
         return self._batches(the_other_half)
 
-    def _batches(self, the_other_half):
+    def _batches(self, the_other_half: bool) -> Iterator[Batch]:
         for images, *rest, positions in self.dataset:
             yield (_mirrored_where(images, self.mirrored_first[positions] != the_other_half), *rest)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"AlternatingFlip({self.dataset!r})"
 
 
-def _mirrored_where(images, flip):
+def _mirrored_where(images: Array, flip: np.ndarray) -> Array:
     """A copy of uint8 images (N, H, W, C), image i mirrored left to right where ``flip[i]`` (numpy booleans)."""
     if isinstance(images, torch.Tensor):  # on its device, with the same draws as for numpy
         flip = torch.from_numpy(flip).to(images.device)[:, None, None, None]
@@ -122,7 +127,7 @@ def _mirrored_where(images, flip):
     return mirrored
 
 
-def _images(images, name):
+def _images(images: Array, name: str) -> Array:
     """The batch's images as a numpy array or a torch tensor (kept where it is), checked to be (N, H, W, C)."""
     if not isinstance(images, torch.Tensor):
         images = np.asarray(images)
@@ -132,7 +137,7 @@ def _images(images, name):
     return images
 
 
-def _shifted(images, dy, dx):
+def _shifted(images: torch.Tensor, dy: np.ndarray, dx: np.ndarray) -> torch.Tensor:
     """Tensor images (N, H, W, C) with image i moved by (-dy[i], -dx[i]), edges reflected: one gather.
 
     Output pixel (y, x) of image i is input pixel (y + dy[i], x + dx[i]), its row and column
@@ -146,14 +151,14 @@ def _shifted(images, dy, dx):
                   cols.to(device)[:, None, :]]
 
 
-def _reflect(index, size):
+def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
     """Indices reflected into 0 .. size - 1 without repeating the edge: -1 -> 1, size -> size - 2."""
     period = 2 * (size - 1)
     index = index.remainder(period)
     return torch.where(index >= size, period - index, index)
 
 
-def shift_batch(batch, dy, dx):
+def shift_batch(batch: Batch | torch.Tensor, dy: int, dx: int) -> Batch | torch.Tensor:
     """The batch with its images (tensors (N, C, H, W)) shifted ``dy`` rows and ``dx`` columns, edges reflected."""
     images = batch_inputs(batch)
     p = max(abs(dy), abs(dx))
@@ -163,7 +168,7 @@ def shift_batch(batch, dy, dx):
     return type(batch)([shifted, *batch[1:]]) if isinstance(batch, (list, tuple)) else shifted
 
 
-def mirror_batch(batch):
+def mirror_batch(batch: Batch | torch.Tensor) -> Batch | torch.Tensor:
     """The batch with its images (tensors (N, C, H, W), the batch's first item) mirrored left to right."""
     if isinstance(batch, (list, tuple)):
         return type(batch)([batch[0].flip(-1), *batch[1:]])

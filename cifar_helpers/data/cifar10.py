@@ -15,8 +15,10 @@ it always says so.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +27,9 @@ from .cifar10_spec import CLASSES, SPLITS, DataFormatError, DataNotFoundError
 from .archives import extract_tar
 from .image_folders import cache_folder, find_image_folders, load_image_folders
 from .synthetic import make_synthetic_cifar10
+
+if TYPE_CHECKING:
+    from torchvision.datasets import CIFAR10
 
 SOURCES = ("auto", "torchvision", "local", "synthetic")
 TORCHVISION_FOLDER = "cifar-10-batches-py"
@@ -40,7 +45,7 @@ class Split:
 
     images: np.ndarray
     labels: np.ndarray
-    classes: tuple
+    classes: tuple[str, ...]
     source: str
     name: str = "train"
 
@@ -52,8 +57,8 @@ class Split:
                 f"labels {self.labels.dtype}, {len(self.classes)} classes, source={self.source!r})")
 
 
-def load_cifar10(split="train", root="data", source="auto", download=True, subset=None,
-                 seed=0, verbose=True) -> Split:
+def load_cifar10(split: str = "train", root: str | os.PathLike = "data", source: str = "auto", download: bool = True,
+                 subset: int | None = None, seed: int | None = 0, verbose: bool = True) -> Split:
     """Return one split of CIFAR-10 as a `Split` of numpy arrays.
 
     split: "train" (50,000 images) or "test" (10,000 images).
@@ -87,7 +92,7 @@ def load_cifar10(split="train", root="data", source="auto", download=True, subse
     return Split(images, labels, CLASSES, source, split)
 
 
-def as_torchvision_dataset(split: Split, transform=None):
+def as_torchvision_dataset(split: Split, transform: Callable | None = None) -> CIFAR10:
     """torchvision's own ``CIFAR10`` dataset over a `Split`'s arrays, whatever the source.
 
     With torchvision's files in ``root`` this is what ``CIFAR10(root, train=..., transform=...)``
@@ -104,7 +109,8 @@ def as_torchvision_dataset(split: Split, transform=None):
     return dataset
 
 
-def _load_real(split, root, source, download, verbose):
+def _load_real(split: str, root: Path, source: str, download: bool,
+               verbose: bool) -> tuple[np.ndarray, np.ndarray, str]:
     if source in ("auto", "local") and root.is_dir():
         if (root / TORCHVISION_FOLDER).is_dir() or (root / TORCHVISION_ARCHIVE).is_file():
             return (*_load_torchvision(split, root, download=False), "local")
@@ -116,7 +122,7 @@ def _load_real(split, root, source, download, verbose):
     return (*_load_torchvision(split, root, download), "torchvision")
 
 
-def _torchvision_root(root):
+def _torchvision_root(root: Path) -> Path:
     """The folder that holds torchvision's ``cifar-10-batches-py``: ``root``, or, where ``root`` has
     only the archive, the cache folder it is unpacked into once (torchvision reads only the folder;
     the data folder, perhaps a shared read-only copy, stays as it was)."""
@@ -140,7 +146,7 @@ def _torchvision_root(root):
     return unpacked
 
 
-def _load_torchvision(split, root, download):
+def _load_torchvision(split: str, root: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
     """torchvision's own CIFAR10 reader over its files in ``root`` (downloading them if asked)."""
     from torchvision.datasets import CIFAR10  # imported here: torchvision is slow to import
 
@@ -157,7 +163,7 @@ def _load_torchvision(split, root, download):
     return np.ascontiguousarray(data.data), np.asarray(data.targets, dtype=np.int64)
 
 
-def _not_found_message(root, downloading, reason=""):
+def _not_found_message(root: Path, downloading: bool, reason: Exception | str = "") -> str:
     why = f" and could not be downloaded ({reason})" if downloading else ""
     return (f"CIFAR-10 is not in root={str(root)!r}{why}. Get it in one of three ways: run with "
             "internet access and download=True (torchvision fetches it), put a local copy in that folder "

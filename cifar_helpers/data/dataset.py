@@ -8,10 +8,12 @@ The defaults are the seed tutorial's (Cogitare's): batches of 1, shuffled, last 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 
+from ..core.batch import Array
 from ..core.validation import flag, real_number, seed_value, whole_number
 
 
@@ -30,7 +32,8 @@ class DataSet:
     drop_last: leave out the last, smaller batch (useful for training, never for testing).
     """
 
-    def __init__(self, data, batch_size=1, shuffle=True, drop_last=False, seed=None):
+    def __init__(self, data: Sequence[Array], batch_size: int = 1, shuffle: bool = True, drop_last: bool = False,
+                 seed: int | None = None) -> None:
         if not isinstance(data, (list, tuple)) or not data:
             raise TypeError("data must be a list of aligned arrays, such as [images, labels].")
         lengths = {len(array) for array in data}
@@ -56,7 +59,7 @@ class DataSet:
             return self.num_samples // self.batch_size
         return math.ceil(self.num_samples / self.batch_size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[Array, ...]]:
         order = self._rng.permutation(self.num_samples) if self.shuffle else None
         for b in range(len(self)):
             start = b * self.batch_size
@@ -65,12 +68,12 @@ class DataSet:
             else:
                 yield tuple(self._take(order[start:start + self.batch_size]))
 
-    def restarted(self):
+    def restarted(self) -> DataSet:
         """The same batches from the start: a new DataSet over the same arrays whose shuffles begin
         again from ``seed`` (this one's go on where they are). Notebook 6 trains every run on one."""
         return DataSet(self.data, self.batch_size, self.shuffle, self.drop_last, seed=self.seed)
 
-    def split(self, ratio, seed=0):
+    def split(self, ratio: float, seed: int | None = 0) -> tuple[DataSet, DataSet]:
         """Split into two DataSets: ``ratio`` of the samples (drawn with ``seed``), and the rest.
 
         As in Cogitare, ``train, validation = data.split(0.9)`` keeps 90% in the first. Both
@@ -87,7 +90,7 @@ class DataSet:
         return (DataSet(self._take(first), self.batch_size, self.shuffle, self.drop_last, seed=self.seed),
                 DataSet(self._take(second), self.batch_size, shuffle=False, drop_last=False))
 
-    def _take(self, index):
+    def _take(self, index: np.ndarray) -> list[Array]:
         return [array[index if isinstance(array, np.ndarray) else torch.from_numpy(index)]
                 for array in self.data]
 

@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from .archives import check_member
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def find_image_folders(root: Path):
+def find_image_folders(root: Path) -> Path | None:
     """The folder holding train/ or test/ (root or one folder below it), or a .tar.gz in root; or None."""
     for folder in (root, *sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))):
         if (folder / "train").is_dir() or (folder / "test").is_dir():
@@ -32,7 +33,7 @@ def find_image_folders(root: Path):
     return archives[0] if archives else None
 
 
-def load_image_folders(source: Path, split, root: Path, verbose=True):
+def load_image_folders(source: Path, split: str, root: Path, verbose: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) of ``split`` from class-folder images at ``source``, through the cache."""
     cache_file = _cache_namer(source, root)
     cached = _read_cache(cache_file(split))
@@ -48,13 +49,13 @@ def load_image_folders(source: Path, split, root: Path, verbose=True):
     return decoded[split]
 
 
-def _read_folder_images(folder: Path):
+def _read_folder_images(folder: Path) -> dict[str, list[tuple[str, bytes]]]:
     return {split: [(Path(path).relative_to(folder).as_posix(), Path(path).read_bytes())
                     for path, _ in _image_stats(folder / split)]
             for split in SPLITS if (folder / split).is_dir()}
 
 
-def _read_archive_images(archive: Path):
+def _read_archive_images(archive: Path) -> dict[str, list[tuple[str, bytes]]]:
     blobs = {}
     try:
         with tarfile.open(archive, "r:*") as tar:
@@ -71,7 +72,7 @@ def _read_archive_images(archive: Path):
     return {split: sorted(entries) for split, entries in blobs.items()}
 
 
-def _decode(blobs, where):
+def _decode(blobs: dict[str, list[tuple[str, bytes]]], where: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{split: [(split/class/name, bytes)]} -> {split: (images, labels)}, every class checked."""
     from PIL import Image
 
@@ -112,12 +113,12 @@ def _decode(blobs, where):
     return out
 
 
-def _is_image(name):
+def _is_image(name: str) -> bool:
     # "._0001.jpg" is macOS metadata that looks like an image; hidden files are never images here.
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
 
 
-def _image_stats(folder: Path):
+def _image_stats(folder: Path) -> list[tuple[str, os.stat_result]]:
     """(path, stat) of every image file under ``folder``, sorted by path: what is decoded, and what
     stamps the cache. os.scandir is 3x faster than Path.rglob here.
 
@@ -146,19 +147,19 @@ def _image_stats(folder: Path):
     return sorted(found)
 
 
-def _identity(path):
+def _identity(path: str | Path) -> tuple[int, int]:
     stat = os.stat(path)
     return stat.st_dev, stat.st_ino
 
 
-def _symlink_loop(path):
+def _symlink_loop(path: str | Path) -> DataFormatError:
     return DataFormatError(f"{path} is a symlink loop (it leads back to itself or to a folder above it): "
                            "remove that link, or make it point at the images themselves.")
 
 
 # --- the cache ----------------------------------------------------------------------------------
 
-def _cache_namer(source: Path, root: Path):
+def _cache_namer(source: Path, root: Path) -> Callable[[str], Path]:
     """split -> its cache file: cifar10-<split>-<where the images are>-<their state>.npz.
 
     An archive is stamped by its size and times. A folder is stamped by every image file under
@@ -188,7 +189,7 @@ def cache_folder(root: Path) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cifar_helpers"
 
 
-def _read_cache(path: Path):
+def _read_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     if not path.is_file():
         return None
     try:
@@ -206,7 +207,7 @@ def _read_cache(path: Path):
         return None
 
 
-def _write_cache(cache_file, decoded):
+def _write_cache(cache_file: Callable[[str], Path], decoded: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     for split, (images, labels) in decoded.items():
         fresh = cache_file(split)
         try:

@@ -5,11 +5,14 @@ Images stay uint8 (N, 32, 32, 3) until a batch is formed: the training set is 15
 mean and unit variance per channel, on the device that trains.
 """
 
+from __future__ import annotations
+
 import functools
 
 import numpy as np
 import torch
 
+from ..core.batch import Batch
 from ..core.device import pins_memory
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images, pixels scaled to [0, 1]
@@ -25,7 +28,7 @@ _SHIFT = (np.asarray(CIFAR10_MEAN, dtype=np.float32) / np.asarray(CIFAR10_STD, d
 _TABLE = np.ascontiguousarray((np.arange(256, dtype=np.float32)[:, None] * _SCALE - _SHIFT).T)
 
 
-def batch_to_tensors(batch, device="cpu"):
+def batch_to_tensors(batch: Batch, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """(uint8 images (N, 32, 32, 3), labels) -> (float images (N, 3, 32, 32), int64 labels) on ``device``.
 
     The float images keep the pixels' channels-last order in memory (``permute`` changes the
@@ -60,19 +63,19 @@ def batch_to_tensors(batch, device="cpu"):
     return _normalise(x.to(device, non_blocking=True)), labels.to(device, non_blocking=True)
 
 
-def _normalise(x):
+def _normalise(x: torch.Tensor) -> torch.Tensor:
     """uint8 (N, H, W, 3) tensor -> normalised float (N, 3, H, W), channels last, on x's device."""
     scale, shift = _constants_on(x.device)
     return x.float().mul_(scale).sub_(shift).permute(0, 3, 1, 2)
 
 
 @functools.cache
-def _constants_on(device):
+def _constants_on(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """The normalisation constants as tensors on ``device``, copied there once, not per batch."""
     return torch.as_tensor(_SCALE, device=device), torch.as_tensor(_SHIFT, device=device)
 
 
-def to_images(x):
+def to_images(x: torch.Tensor | np.ndarray) -> np.ndarray:
     """Undo the normalisation: float (N, 3, 32, 32) or (3, 32, 32) -> numpy (N, 32, 32, 3) in [0, 1]."""
     x = torch.as_tensor(x).detach().float().cpu()
     mean = torch.tensor(CIFAR10_MEAN)[:, None, None]

@@ -6,12 +6,14 @@ learns it in one epoch, so a quick run shows the whole lesson working. It is not
 `load_cifar10` announces it every time.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 SYNTHETIC_SIZES = {"train": 2000, "test": 500}
 
 
-def make_synthetic_cifar10(split="train", size=None):
+def make_synthetic_cifar10(split: str = "train", size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return (images uint8 (N, 32, 32, 3), labels int64 (N,)), the same on every call."""
     size = SYNTHETIC_SIZES[split] if size is None else size
     layouts = np.random.default_rng(10).integers(0, 256, size=(10, 4, 4, 3)).astype(np.float32)

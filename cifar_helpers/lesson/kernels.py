@@ -128,19 +128,19 @@ def local_kernel_manager() -> type[AsyncKernelManager]:
     from traitlets import CaselessStrEnum, default
 
     class TrackedKernelManager(AsyncKernelManager):
-        def __init__(self, *args, **kwargs):
+        def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             with _kernel_managers_lock:
                 _kernel_managers[:] = [ref for ref in _kernel_managers if ref() is not None] + [weakref.ref(self)]
 
-        async def _async_interrupt_kernel(self):
+        async def _async_interrupt_kernel(self) -> None:
             # jupyter_client interrupts a kernel before shutting it down. Papermill shuts down kernels
             # that are idle (or stopped by `CtrlC`): there SIGINT can only land in ipykernel's own
             # code, which then logs "KeyboardInterrupt caught in kernel" to the runner's stderr.
             if not self.shutting_down:
                 await super()._async_interrupt_kernel()
 
-    def socket_base():  # jupyter_client adds "-<n>" for each of the kernel's five sockets
+    def socket_base() -> str:  # jupyter_client adds "-<n>" for each of the kernel's five sockets
         return os.path.join(jupyter_runtime_dir(), f"kernel-{uuid.uuid4().hex[:12]}-ipc")
 
     if os.name != "posix" or len(f"{socket_base()}-5".encode()) > getattr(zmq, "IPC_PATH_MAX_LEN", 107):
@@ -150,7 +150,7 @@ def local_kernel_manager() -> type[AsyncKernelManager]:
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
         @default("ip")
-        def _ip_default(self):
+        def _ip_default(self) -> str:
             os.makedirs(jupyter_runtime_dir(), exist_ok=True)
             return socket_base()
 

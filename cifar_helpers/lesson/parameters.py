@@ -8,36 +8,41 @@ library's ``subset``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
+
 from ..core.device import check_device
 from ..core.validation import parse_bool, real_number, whole_number
 from ..data.cifar10 import SOURCES
 from ..networks.fast_net import check_widths
 
+Rule: TypeAlias = Callable[[object, str], object]  # rule(value, name): the checked value, or a ValueError
 
-def _choice(options):
-    def check(value, name):
+
+def _choice(options: Sequence[str]) -> Rule:
+    def check(value: object, name: str) -> object:
         if value not in options:
             raise ValueError(f"{name}={value!r} must be one of {', '.join(map(repr, options))}.")
         return value
     return check
 
 
-def _text(value, name):
+def _text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name}={value!r} must be a folder name such as 'data'.")
     return value
 
 
-def _optional(rule):
+def _optional(rule: Rule) -> Rule:
     return lambda value, name: None if value is None or value == "None" else rule(value, name)
 
 
-def _whole(example, minimum=1):
+def _whole(example: int, minimum: int = 1) -> Rule:
     return lambda value, name: whole_number(value, name, example, minimum)
 
 
 # name -> rule(value, name): the checked value, or a ValueError naming the parameter.
-RULES = {
+RULES: dict[str, Rule] = {
     "cuda": _optional(parse_bool),
     "device": check_device,
     "random_flips": parse_bool,

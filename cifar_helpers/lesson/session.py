@@ -1,5 +1,7 @@
 """The notebook session: the quick profile, lesson paths, and notebook_setup (parameters checked, paths resolved)."""
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
 
@@ -16,7 +18,7 @@ QUICK_RUN_DIR = {"runs/lesson": "runs/quick"}
 QUICK_AT_MOST = {"max_epochs": 2, "epochs": 1, "ablation_epochs": 1, "exercise_epochs": 1}
 
 
-def quick_profile(announce=True) -> bool:
+def quick_profile(announce: bool = True) -> bool:
     """True when CIFAR_QUICK=1: the tests' small, offline profile (see docs/maintainers.md).
 
     When it is active it says so (unless announce=False), so that no one mistakes a quick
@@ -29,7 +31,7 @@ def quick_profile(announce=True) -> bool:
     return active
 
 
-def lesson_path(path) -> Path:
+def lesson_path(path: str | os.PathLike) -> Path:
     """Resolve a notebook's relative ``data_dir`` or ``run_dir`` against the lesson's top folder.
 
     The top folder is the one holding notebooks/01_loading.ipynb, found from the current folder

@@ -7,16 +7,29 @@ pick or upload anything, so each shows one fixed example instead, and says so.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
+from ..core.batch import Array
 from ..core.environment import is_headless
 from ..data.normalize import batch_to_tensors
 
+if TYPE_CHECKING:
+    from ipywidgets import FileUpload
+    from PIL import Image
 
-def plot_mistakes(images, probabilities, labels, true_class, predicted_class, classes, limit=5):
+    from ..training.model import Model
+
+    Picture = Image.Image | bytes | bytearray | memoryview  # a PIL image, or an image file's bytes
+
+
+def plot_mistakes(images: Array, probabilities: Array, labels: Array, true_class: str, predicted_class: str,
+                  classes: Sequence[str], limit: int = 5) -> Figure:
     """The images of ``true_class`` taken for ``predicted_class``, most confident first, each beside
     a bar chart of its class probabilities (true class green, predicted class red)."""
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)
@@ -48,7 +61,8 @@ def plot_mistakes(images, probabilities, labels, true_class, predicted_class, cl
     return fig
 
 
-def mistake_browser(images, probabilities, labels, classes):
+def mistake_browser(images: Array, probabilities: Array, labels: Array,
+                    classes: Sequence[str]) -> Callable[[str, str], None] | None:
     """Pick a true and a predicted class; see the model's mistakes of that kind (headless: the commonest)."""
     probabilities, labels = np.asarray(probabilities), np.asarray(labels)
     confusion = np.zeros((len(classes), len(classes)), dtype=int)
@@ -56,7 +70,7 @@ def mistake_browser(images, probabilities, labels, classes):
     np.fill_diagonal(confusion, 0)
     t, p = np.unravel_index(confusion.argmax(), confusion.shape)
 
-    def show(true_class, predicted_class):
+    def show(true_class: str, predicted_class: str) -> None:
         plot_mistakes(images, probabilities, labels, true_class, predicted_class, classes)
         plt.show()
 
@@ -70,7 +84,7 @@ def mistake_browser(images, probabilities, labels, classes):
                             predicted_class=widgets.Dropdown(options=list(classes), value=classes[p]))
 
 
-def to_network_input(picture):
+def to_network_input(picture: Picture) -> np.ndarray:
     """Any picture (a PIL image, or encoded bytes) -> uint8 (32, 32, 3): its middle square, shrunk.
 
     A phone stores a photo taken upright as the sensor saw it, plus an EXIF tag saying how to
@@ -88,7 +102,8 @@ def to_network_input(picture):
 
 
 @torch.no_grad()
-def predict_picture(model, picture, device="cpu", mirror=True):
+def predict_picture(model: Model, picture: Picture, device: torch.device | str = "cpu",
+                    mirror: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(the 32 x 32 pixels the network sees, its probability for each class) for one picture."""
     pixels = to_network_input(picture)
     batch = batch_to_tensors((pixels[None], [0]), device)
@@ -96,7 +111,8 @@ def predict_picture(model, picture, device="cpu", mirror=True):
     return pixels, torch.softmax(output, dim=1)[0].cpu().numpy()
 
 
-def plot_picture_prediction(pixels, probabilities, classes, top=3, title="What the network sees"):
+def plot_picture_prediction(pixels: np.ndarray, probabilities: np.ndarray, classes: Sequence[str], top: int = 3,
+                            title: str = "What the network sees") -> Figure:
     """The picture at 32 x 32 pixels, and its ``top`` most likely classes with their probabilities."""
     order = np.argsort(-probabilities)[:top]
     fig, (picture, bars) = plt.subplots(1, 2, figsize=(7, 2.4), gridspec_kw={"width_ratios": [1, 2]})
@@ -114,12 +130,13 @@ def plot_picture_prediction(pixels, probabilities, classes, top=3, title="What t
     return fig
 
 
-def picture_predictor(model, classes, example, device="cpu"):
+def picture_predictor(model: Model, classes: Sequence[str], example: Picture,
+                      device: torch.device | str = "cpu") -> FileUpload | None:
     """An upload button: the picture is shown as the network sees it, with its top 3 classes.
 
     example: a picture (PIL image) shown headless, where nobody can upload one.
     """
-    def show(picture, title):
+    def show(picture: Picture, title: str) -> None:
         pixels, probabilities = predict_picture(model, picture, device)
         best = int(np.argmax(probabilities))
         print(f"{title}: most likely a {classes[best]} ({probabilities[best]:.0%})")
@@ -136,7 +153,7 @@ def picture_predictor(model, classes, example, device="cpu"):
     upload = widgets.FileUpload(accept="image/*", multiple=False, description="Your picture")
     output = widgets.Output()
 
-    def on_upload(change):
+    def on_upload(change: dict) -> None:
         output.clear_output(wait=True)
         with output:
             for item in change["new"]:

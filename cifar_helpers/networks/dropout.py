@@ -8,6 +8,8 @@ same probabilities (benchmarks/RESULTS.md has the timings). Everywhere else
 the probabilities) it is `nn.Dropout` unchanged.
 """
 
+from __future__ import annotations
+
 import torch
 from torch import nn
 
@@ -15,7 +17,7 @@ from torch import nn
 class FastDropout(nn.Dropout):
     """Zero each input element with probability ``p`` while training and scale the rest by 1 / (1 - p)."""
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and 0 < self.p < 1 and x.device.type == "cpu" and not self.inplace
                 and x.dtype in (torch.float32, torch.float64)):  # bfloat16 draws too coarsely
             return super().forward(x)

@@ -11,18 +11,22 @@ training step is about three times faster than in float32. Elsewhere it computes
 told otherwise.
 """
 
+from __future__ import annotations
+
 import contextlib
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core.batch import Batch
 from ..core.device import fast_bfloat16
 from ..core.validation import flag, whole_number
 from ..training.model import Model
 
 
-def check_widths(value, name="widths"):
+def check_widths(value: object, name: str = "widths") -> tuple[int, int, int]:
     """Three channel counts (text such as "32,128,128" too), else a ValueError naming ``name``."""
     given = value.strip("()[] ").replace(",", " ").split() if isinstance(value, str) else value  # "32,128,128"
     widths = tuple(given) if isinstance(given, (list, tuple)) else None
@@ -31,21 +35,21 @@ def check_widths(value, name="widths"):
     return tuple(whole_number(w, name, 128) for w in widths)
 
 
-def default_widths(bfloat16):
+def default_widths(bfloat16: bool) -> tuple[int, int, int]:
     """Notebook 6's widths for the compute at hand: airbench94's (64, 256, 256) where bfloat16 is fast,
     else (32, 96, 192), a quarter of the multiply-adds, so that a 2-core CPU computing in float32
     trains the same 10 epochs in about a quarter of an hour instead of an hour."""
     return (64, 256, 256) if bfloat16 else (32, 96, 192)
 
 
-def batch_norm(channels):
+def batch_norm(channels: int) -> nn.BatchNorm2d:
     """Batch normalisation with its scale fixed at 1 (the next convolution can scale) and a learned shift."""
     norm = nn.BatchNorm2d(channels, eps=1e-12, momentum=0.4)
     norm.weight.requires_grad_(False)
     return norm
 
 
-def conv3x3(channels_in, channels_out):
+def conv3x3(channels_in: int, channels_out: int) -> nn.Conv2d:
     """A 3 x 3 convolution whose first output channels start as copies of its input channels."""
     conv = nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False)
     with torch.no_grad():
@@ -53,7 +57,7 @@ def conv3x3(channels_in, channels_out):
     return conv
 
 
-def conv_group(channels_in, channels_out):
+def conv_group(channels_in: int, channels_out: int) -> nn.Sequential:
     """conv 3x3 -> max pool (halves height and width) -> batch norm -> GELU -> conv 3x3 -> batch norm -> GELU."""
     return nn.Sequential(
         conv3x3(channels_in, channels_out),
@@ -69,7 +73,8 @@ def conv_group(channels_in, channels_out):
 class FastNet(Model):
     """airbench94's network with channel ``widths`` for its three stages; returns class scores (logits)."""
 
-    def __init__(self, widths=(64, 256, 256), label_smoothing=0.2, bfloat16=None):
+    def __init__(self, widths: Sequence[int] = (64, 256, 256), label_smoothing: float = 0.2,
+                 bfloat16: bool | None = None) -> None:
         """bfloat16: compute in bfloat16 (True), in float32 (False), or where that is fast (None, `fast_bfloat16`)."""
         super().__init__()
         widths = check_widths(widths)
@@ -83,7 +88,7 @@ class FastNet(Model):
         with torch.no_grad():
             self.head.weight /= self.head.weight.std()           # spread 1; forward divides the scores
 
-    def forward(self, batch):
+    def forward(self, batch: Batch) -> torch.Tensor:
         x, _ = batch
         fast = fast_bfloat16(x.device) if self.bfloat16 is None else self.bfloat16
         # 8 significant bits instead of 24: plenty here. (A device autocast does not know stays out of it.)
@@ -94,7 +99,7 @@ class FastNet(Model):
         return scores.float()
 
     @torch.no_grad()
-    def whiten(self, images, eps=5e-4):
+    def whiten(self, images: torch.Tensor, eps: float = 5e-4) -> FastNet:
         """Set the patch layer from ``images`` (float (N, 3, H, W), a few thousand) so that it whitens, and freeze it.
 
         The 12 numbers of a 2 x 2 colour patch are strongly correlated (neighbouring pixels look
@@ -113,10 +118,10 @@ class FastNet(Model):
         weight.requires_grad_(False)
         return self
 
-    def norm_biases(self):
+    def norm_biases(self) -> list[nn.Parameter]:
         """The batch norms' shifts: few numbers that move slowly, so notebook 6 gives them larger steps."""
         return [module.bias for module in self.modules() if isinstance(module, nn.BatchNorm2d)]
 
-    def loss(self, output, batch):
+    def loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
         _, labels = batch
         return F.cross_entropy(output, labels, label_smoothing=self.label_smoothing)

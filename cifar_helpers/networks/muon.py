@@ -18,16 +18,24 @@ PyTorch has ``torch.optim.Muon`` since 2.9, but it takes 2-D matrices only, not 
 convolution filters, and does not rescale the weights.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..core.device import fast_bfloat16
 from ..core.validation import flag, real_number, whole_number
 
+if TYPE_CHECKING:
+    from torch.optim.optimizer import ParamsT
+
 # Coefficients of the quintic Newton-Schulz iteration, chosen to push small singular values up fast.
 _A, _B, _C = 3.4445, -4.7750, 2.0315
 
 
-def orthogonalise(matrix, steps=3, eps=1e-7):
+def orthogonalise(matrix: torch.Tensor, steps: int = 3, eps: float = 1e-7) -> torch.Tensor:
     """About U V^T for ``matrix`` = U S V^T: every singular value moved near 1 (0.5 to 1.5 suffice)."""
     # bfloat16 on an accelerator that computes it natively, as airbench94 does on a GPU; on the CPU
     # float32 (AMX gains little on matrices this small, and float32 is the iteration's safe side)
@@ -52,7 +60,8 @@ class Muon(torch.optim.Optimizer):
     steps: Newton-Schulz iterations per step (3 suffice when the rate decays to 0).
     """
 
-    def __init__(self, params, lr=0.24, momentum=0.6, nesterov=True, weight_decay=0.0, steps=3):
+    def __init__(self, params: ParamsT, lr: float = 0.24, momentum: float = 0.6, nesterov: bool = True,
+                 weight_decay: float = 0.0, steps: int = 3) -> None:
         defaults = {"lr": lr, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay,
                     "steps": steps, "orthogonalise": True}
         super().__init__(params, defaults)
@@ -69,7 +78,7 @@ class Muon(torch.optim.Optimizer):
                                  "can be; put biases and norms in a group with 'orthogonalise': False.")
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
         loss = None
         if closure is not None:
             with torch.enable_grad():

@@ -1,21 +1,26 @@
 """Save and load checkpoints atomically: a crash or a full disk while saving never spoils the previous file."""
 
+from __future__ import annotations
+
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..core.files import atomic_write
 
 
-def save_checkpoint(payload, path):
+def save_checkpoint(payload: object, path: str | os.PathLike) -> Path:
     """Write ``payload`` with torch.save to ``path`` atomically (see `atomic_write`); return the path."""
     with atomic_write(path, what="checkpoint") as f:
         torch.save(payload, f)
     return Path(path)
 
 
-def plain_data(value, where):
+def plain_data(value: object, where: str) -> object:
     """``value`` (a history: lists and dicts) with numpy and one-number torch values made Python numbers.
 
     Checkpoints are loaded with ``weights_only=True``, which accepts tensors and plain data only:
@@ -37,7 +42,7 @@ def plain_data(value, where):
                     "store float(value) instead.")
 
 
-def load_checkpoint(path, into=None):
+def load_checkpoint(path: str | os.PathLike, into: nn.Module | None = None) -> Any:
     """Load a checkpoint onto the CPU, whatever device saved it; only tensors and plain data.
 
     into: a `Model` the checkpoint is meant for: a file that `Model.save` did not write, or that
@@ -57,7 +62,7 @@ def load_checkpoint(path, into=None):
     return checkpoint
 
 
-def _check_fits(checkpoint, model, path):
+def _check_fits(checkpoint: object, model: nn.Module, path: Path) -> None:
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"{path} was not written by Model.save: it has no state_dict.")
     architecture, mine = checkpoint.get("architecture"), type(model).__name__

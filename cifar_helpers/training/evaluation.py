@@ -7,20 +7,17 @@ lesson's networks cannot take into one line naming the fix; `Model.learn` uses i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
+from ..core.batch import Batch
 from ..core.validation import flag
 from ..data.augment import mirror_batch
 from .inputs import batch_problem, batch_size, check_batch, check_not_shuffled
-
-# A batch as DataSet and batch_to_tensors give it: (images, labels); predict takes labels of None.
-Batch = tuple[torch.Tensor, torch.Tensor | None]
-# A metric: fn(output, batch), a number or a one-number tensor for the batch; averaged over the samples.
-Metric = Callable[[torch.Tensor, Batch], float | torch.Tensor]
+from .metrics import Metric
 
 
 class Evaluation:

@@ -14,7 +14,15 @@ and ``**_`` for the rest, as in ``def report(epoch, record, **_): ...``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..core.batch import Batch
+    from .model import Model
 
 EVENTS = (
     "on_start", "on_start_epoch", "on_start_batch", "before_backward", "before_step",
@@ -29,7 +37,7 @@ class StopTraining(Exception):
 class PluginInterface:
     """Base class of plugin objects: define a method for each event to listen to (see the module docstring)."""
 
-    def events(self):
+    def events(self) -> list[str]:
         """The names of the events this plugin has methods for, in the order they fire."""
         return [event for event in EVENTS if callable(getattr(self, event, None))]
 
@@ -48,27 +56,28 @@ class TrainingState:
     message of the `StopTraining` that ended training, if one did.
     """
 
-    model: object
-    optimizer: object
-    dataset: object
-    validation_dataset: object
+    model: Model
+    optimizer: torch.optim.Optimizer
+    dataset: Iterable[Batch]
+    validation_dataset: Iterable[Batch] | None
     max_epochs: int
-    history: list
+    history: list[dict[str, float]]
     num_batches: int
     last_epoch: int = 0
     epoch: int = 0
     batch_index: int = 0
-    batch: object = None
-    output: object = None
-    loss: object = None
-    record: dict | None = None
+    batch: Batch | None = None
+    output: torch.Tensor | None = None
+    loss: torch.Tensor | None = None
+    record: dict[str, float] | None = None
     stop_reason: str | None = None
 
     def as_kwargs(self) -> dict:
         return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
-def plugin_handlers(plugin, event=None, frequency=1) -> dict:
+def plugin_handlers(plugin: PluginInterface | Callable[..., object], event: str | None = None,
+                    frequency: int = 1) -> dict[str, tuple[Callable[..., object], int]]:
     """{event: (handler, frequency)} for `Model.register_plugin`, or one clear error at registration."""
     if event is not None and event not in EVENTS:
         raise ValueError(f"event={event!r} is not an event of Model.learn: use one of {', '.join(EVENTS)}.")

@@ -1,13 +1,19 @@
 """What learn, evaluate and predict are given: a batch or an optimizer that does not fit gets one line
 naming the fix, instead of an error from deep inside PyTorch."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+
 import numpy as np
 import torch
+from torch import nn
 
+from ..core.batch import Array, Batch
 from ..core.validation import batch_inputs
 
 
-def check_optimizer(model, optimizer):
+def check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     """A torch.optim optimizer that updates at least one of ``model``'s parameters, else one line saying why."""
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer={optimizer!r} is not a torch.optim optimizer: "
@@ -18,7 +24,7 @@ def check_optimizer(model, optimizer):
                          "model?): make it from this one, torch.optim.Adam(model.parameters(), ...).")
 
 
-def check_batch(model, batch, where):
+def check_batch(model: nn.Module, batch: Batch | Array, where: str) -> None:
     """The first batch of ``where`` (such as "learn(dataset)"): tensors on the model's device, labels
     that are class indices; else one line naming the fix."""
     inputs = batch_inputs(batch)
@@ -36,7 +42,7 @@ def check_batch(model, batch, where):
     check_labels(batch, where)
 
 
-def check_not_shuffled(dataset):
+def check_not_shuffled(dataset: Iterable[Batch]) -> None:
     """predict_dataset's outputs line up with the samples only in their stored order."""
     layers = (dataset, getattr(dataset, "dataset", None))  # also inside an AsyncDataLoader
     shuffled_loader = any(isinstance(getattr(d, "sampler", None), torch.utils.data.RandomSampler) for d in layers)
@@ -46,11 +52,11 @@ def check_not_shuffled(dataset):
                          "with shuffle=False).")
 
 
-def batch_size(batch):
+def batch_size(batch: Batch | Array) -> int:
     return len(batch_inputs(batch))
 
 
-def check_labels(batch, where):
+def check_labels(batch: Batch | Array, where: str) -> None:
     """A batch's labels are class indices, one per image; one-hot rows (as Keras uses) get one line naming the fix."""
     labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
     if getattr(labels, "ndim", 0) >= 2:
@@ -58,7 +64,7 @@ def check_labels(batch, where):
                          "the lesson's batches hold class indices, one per image: labels.argmax(1) gives them.")
 
 
-def batch_problem(batch, where):
+def batch_problem(batch: object, where: str) -> Exception | None:
     """What makes ``batch`` unfit for the lesson's networks, which take (images (N, 3, 32, 32), labels)
     as batch_to_tensors gives: an exception with one line naming the fix, or None if it looks fit."""
     if not isinstance(batch, (tuple, list)):

@@ -1,11 +1,20 @@
 """Classification metrics, vectorised: accuracy, confusion matrix, per-class accuracy."""
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
 import torch
 
+from ..core.batch import Array, Batch
 
-def _labels(predicted):
+# A metric for Model.evaluate_with_metrics and Evaluator: fn(output, batch) -> one number (a 0-d tensor or a float).
+Metric: TypeAlias = Callable[[torch.Tensor, Batch], torch.Tensor | float]
+
+
+def _labels(predicted: Array) -> torch.Tensor:
     """Class indices from either indices (N,) or scores / log-probabilities (N, C).
 
     A column of indices (N, 1), as ``output.topk(1).indices`` gives, counts as indices: read as
@@ -22,7 +31,7 @@ def _labels(predicted):
     return predicted.argmax(dim=1) if predicted.ndim == 2 else predicted
 
 
-def accuracy(predicted, expected):
+def accuracy(predicted: Array, expected: Array) -> torch.Tensor:
     """Fraction of correct predictions, as a 0-d float tensor (on the inputs' device).
 
     predicted: class indices (N,) or scores (N, C); expected: class indices (N,).
@@ -36,12 +45,12 @@ def accuracy(predicted, expected):
     return (predicted == expected.to(predicted.device)).float().mean()
 
 
-def classification_accuracy(output, batch):
+def classification_accuracy(output: torch.Tensor, batch: Batch) -> torch.Tensor:
     """A metric for `Model.evaluate_with_metrics`: accuracy of ``output`` against the batch's labels."""
     return accuracy(output, batch[1])
 
 
-def confusion_matrix(predicted, expected, num_classes=10):
+def confusion_matrix(predicted: Array, expected: Array, num_classes: int = 10) -> torch.Tensor:
     """(num_classes, num_classes) int64 counts: row = true class, column = predicted class."""
     predicted, expected = _labels(predicted).cpu(), torch.as_tensor(expected).cpu()
     for name, labels in (("predicted", predicted), ("expected", expected)):
@@ -59,20 +68,20 @@ def confusion_matrix(predicted, expected, num_classes=10):
     return counts.reshape(num_classes, num_classes)
 
 
-def lowest_record(history, key="val_loss"):
+def lowest_record(history: Sequence[dict[str, float]], key: str = "val_loss") -> dict[str, float] | None:
     """The epoch record with the lowest ``key`` that is a number (NaN is never the best, as in
     `EarlyStopping`), or None when there is none."""
     numbers = [record for record in history if not math.isnan(record.get(key, math.nan))]
     return min(numbers, key=lambda record: record[key]) if numbers else None
 
 
-def per_class_accuracy(matrix):
+def per_class_accuracy(matrix: Array) -> torch.Tensor:
     """Accuracy of each true class, from a confusion matrix (NaN for a class with no samples)."""
     matrix = torch.as_tensor(matrix).double()
     return matrix.diagonal() / matrix.sum(dim=1)
 
 
-def most_confused(matrix, classes, top=5):
+def most_confused(matrix: Array, classes: Sequence[str], top: int = 5) -> list[tuple[str, str, int]]:
     """The ``top`` (true class, predicted class, count) pairs off the diagonal, most frequent first."""
     matrix = torch.as_tensor(matrix).clone()
     matrix.fill_diagonal_(0)

@@ -27,7 +27,9 @@ from torch import nn
 
 from .checkpoint import load_checkpoint, plain_data, save_checkpoint
 from ..core.validation import flag, whole_number
-from .evaluation import Batch, Evaluation, Metric
+from ..core.batch import Batch
+from .evaluation import Evaluation
+from .metrics import Metric
 from .events import EVENTS, PluginInterface, StopTraining, TrainingState, plugin_handlers
 from .inputs import batch_size, check_batch, check_optimizer
 

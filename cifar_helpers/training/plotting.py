@@ -4,18 +4,23 @@ Each function returns a matplotlib Figure (``fig = show_images(...)`` in a noteb
 once; ``fig.savefig(...)`` writes it).
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
+from ..core.batch import Array
 from ..core.validation import flag
 from .metrics import lowest_record
 from ..data.normalize import to_images
 
 
-def _as_pictures(images):
+def _as_pictures(images: Array) -> np.ndarray:
     """uint8 (N, 32, 32, 3) arrays are shown as they are; float tensors are un-normalised first."""
     if isinstance(images, np.ndarray) and images.dtype == np.uint8:
         return images
@@ -24,7 +29,9 @@ def _as_pictures(images):
     return to_images(images)
 
 
-def show_images(images, labels=None, classes=None, predicted=None, ncols=8, size=1.3, title=None):
+def show_images(images: Array, labels: Array | Sequence[int] | None = None, classes: Sequence[str] | None = None,
+                predicted: Array | Sequence[int] | None = None, ncols: int = 8, size: float = 1.3,
+                title: str | None = None) -> Figure:
     """A grid of images, each titled with its class; with ``predicted``, the title shows the
     prediction, green when right and red when wrong. A label of -1 leaves its place empty."""
     pictures = _as_pictures(images)
@@ -54,7 +61,7 @@ def show_images(images, labels=None, classes=None, predicted=None, ncols=8, size
     return fig
 
 
-def plot_history(history, figure=None):
+def plot_history(history: Sequence[dict[str, float]], figure: Figure | None = None) -> Figure:
     """Loss per epoch (train and validation) and, when measured, validation accuracy.
 
     With a validation loss, a dotted line marks the epoch where it was lowest: the one
@@ -88,7 +95,7 @@ def plot_history(history, figure=None):
     return figure
 
 
-def plot_confusion_matrix(matrix, classes, normalize=True):
+def plot_confusion_matrix(matrix: Array, classes: Sequence[str], normalize: bool = True) -> Figure:
     """Heat map of a confusion matrix (rows: true class, columns: predicted class)."""
     normalize = flag(normalize, "normalize")
     matrix = torch.as_tensor(matrix).double().numpy()
@@ -109,7 +116,7 @@ def plot_confusion_matrix(matrix, classes, normalize=True):
     return fig
 
 
-def plot_class_counts(labels, classes, title="Images per class"):
+def plot_class_counts(labels: Array | Sequence[int], classes: Sequence[str], title: str = "Images per class") -> Figure:
     """Bar chart of how many images each class has."""
     counts = np.bincount(np.asarray(labels), minlength=len(classes))
     fig, ax = plt.subplots(figsize=(8, 3))
@@ -120,7 +127,8 @@ def plot_class_counts(labels, classes, title="Images per class"):
     return fig
 
 
-def prediction_gallery(images, labels, predicted, classes, per_kind=8, seed=0):
+def prediction_gallery(images: Array, labels: Array, predicted: Array, classes: Sequence[str], per_kind: int = 8,
+                       seed: int | None = 0) -> Figure:
     """Two rows: ``per_kind`` images predicted right, then ``per_kind`` predicted wrong."""
     labels, predicted = np.asarray(labels), np.asarray(predicted)
     rng = np.random.default_rng(seed)

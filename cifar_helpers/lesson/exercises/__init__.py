@@ -18,22 +18,27 @@ each check cell is an nbgrader grade cell.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TypeAlias
 
 from ...core.validation import env_flag
 
-CHECKS = {}  # filled by the modules imported at the end of this one, one per notebook
+Verdict: TypeAlias = tuple[str, str]  # (RIGHT, WRONG or MISSING, the message): what a check returns
+Check: TypeAlias = Callable[..., Verdict]  # a check: the answers (and context) as keywords -> its verdict
+
+CHECKS: dict[str, Check] = {}  # filled by the modules imported at the end of this one, one per notebook
 RIGHT, WRONG, MISSING = "right", "wrong", "missing"
 
 
-def exercise(name):
+def exercise(name: str) -> Callable[[Check], Check]:
     """Register a check: a function of the answers that returns (status, message)."""
-    def register(function):
+    def register(function: Check) -> Check:
         CHECKS[name] = function
         return function
     return register
 
 
-def check(name, **answers):
+def check(name: str, **answers) -> None:
     """Check exercise ``name`` with the answers (and context) given as keywords; print the verdict."""
     if name not in CHECKS:
         raise KeyError(f"there is no exercise {name!r}: the exercises are {', '.join(CHECKS)}.")
@@ -53,27 +58,27 @@ def check(name, **answers):
     print(line)
 
 
-def right(message=""):
+def right(message: str = "") -> Verdict:
     return RIGHT, message
 
 
-def wrong(hint):
+def wrong(hint: str) -> Verdict:
     return WRONG, hint
 
 
-def missing(what):
+def missing(what: str) -> Verdict:
     return MISSING, what
 
 
-def _unanswered(*values):
+def _unanswered(*values) -> bool:
     return any(value is None or value is ... for value in values)
 
 
-def _final(history, key):
+def _final(history: list[dict[str, float]], key: str) -> float | None:
     return history[-1][key] if history and key in history[-1] else None
 
 
-def _separated(values):
+def _separated(values: dict[tuple[float, int], float]) -> tuple[float | None, float, float]:
     """{(setting, seed): value} for two settings -> (the higher setting or None, separation, spread).
 
     The higher setting counts only when both of its values lie above both of the other's by more

@@ -1,13 +1,23 @@
 """The checks of notebook 5. Evaluation."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import torch
 
-from . import _separated, _unanswered, exercise, missing, right, wrong
+from ...core.batch import Array, Batch
+from . import Verdict, _separated, _unanswered, exercise, missing, right, wrong
+
+if TYPE_CHECKING:
+    from ...training.model import Model
 
 
 @exercise("5.1")
-def _best_and_worst(best_class, worst_class, per_class, classes):
+def _best_and_worst(best_class: Any, worst_class: Any, per_class: Array, classes: Sequence[str]) -> Verdict:
     if _unanswered(best_class, worst_class):
         return missing("set best_class and worst_class to class names.")
     per_class = np.asarray(per_class, dtype=float)
@@ -20,7 +30,7 @@ def _best_and_worst(best_class, worst_class, per_class, classes):
 
 
 @exercise("5.2")
-def _most_confident_wrong(index, probabilities, labels):
+def _most_confident_wrong(index: Any, probabilities: Array, labels: Array) -> Verdict:
     probabilities = np.asarray(probabilities)
     predicted = probabilities.argmax(axis=1)
     wrong_ones = np.flatnonzero(predicted != np.asarray(labels))
@@ -39,7 +49,8 @@ def _most_confident_wrong(index, probabilities, labels):
 
 
 @exercise("5.3")
-def _mirror_gain(most_gained, model, test_loader, labels, classes):
+def _mirror_gain(most_gained: Any, model: Model, test_loader: Iterable[Batch], labels: Array,
+                 classes: Sequence[str]) -> Verdict:
     from ...training.metrics import confusion_matrix, per_class_accuracy
 
     if _unanswered(most_gained):
@@ -56,7 +67,7 @@ def _mirror_gain(most_gained, model, test_loader, labels, classes):
 
 
 @exercise("5.4")
-def _dropout_on_test(test_results, lower_loss, run_dir, test_loader):
+def _dropout_on_test(test_results: Any, lower_loss: Any, run_dir: Path, test_loader: Iterable[Batch]) -> Verdict:
     from ...networks.cnn import CNN
     from ...training.metrics import classification_accuracy
     from .training import DROPOUT_RUNS

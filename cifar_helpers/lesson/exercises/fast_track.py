@@ -1,10 +1,14 @@
 """The checks of notebook 6. The fast track."""
 
-from . import _unanswered, exercise, missing, right, wrong
+from __future__ import annotations
+
+from typing import Any
+
+from . import Verdict, _unanswered, exercise, missing, right, wrong
 
 
 @exercise("6.1")
-def _largest_gain(largest_gain, table):
+def _largest_gain(largest_gain: Any, table: list[dict]) -> Verdict:
     if _unanswered(largest_gain):
         return missing("set largest_gain to the name of the step that gained most over the step before it.")
     short = [row for row in table if not row["step"].startswith("all")]
@@ -20,7 +24,7 @@ def _largest_gain(largest_gain, table):
 
 
 @exercise("6.2")
-def _views_speed(images_per_second):
+def _views_speed(images_per_second: Any) -> Verdict:
     if _unanswered(images_per_second) or set(images_per_second or {}) != {1, 6}:
         return missing("set images_per_second to {1: ..., 6: ...}.")
     if not all(isinstance(v, (int, float)) and v > 0 for v in images_per_second.values()):

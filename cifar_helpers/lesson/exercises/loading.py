@@ -1,16 +1,20 @@
 """The checks of notebook 1. Loading and normalising."""
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ...core.validation import boolean_value
-from . import _unanswered, exercise, missing, right, wrong
+from . import Verdict, _unanswered, exercise, missing, right, wrong
 
 
 @exercise("1.1")
-def _batches_per_epoch(batches_256, n_train):
+def _batches_per_epoch(batches_256: Any, n_train: int) -> Verdict:
     if _unanswered(batches_256):
         return missing("set batches_256 to the number of batches in one epoch with batch_size=256.")
     if batches_256 == n_train // 256:
@@ -24,7 +28,7 @@ def _batches_per_epoch(batches_256, n_train):
 
 
 @exercise("1.2")
-def _test_mean(test_mean, test_images, train_mean):
+def _test_mean(test_mean: Any, test_images: np.ndarray, train_mean: np.ndarray | Sequence[float]) -> Verdict:
     expected = test_images.reshape(-1, 3).mean(axis=0) / 255
     if _unanswered(test_mean):
         return missing("set test_mean to the mean of each channel of the test images, scaled to 0-1.")
@@ -40,7 +44,7 @@ def _test_mean(test_mean, test_images, train_mean):
 
 
 @exercise("1.3")
-def _shuffle(same_without_shuffle, same_with_shuffle):
+def _shuffle(same_without_shuffle: Any, same_with_shuffle: Any) -> Verdict:
     if _unanswered(same_without_shuffle, same_with_shuffle):
         return missing("set same_without_shuffle and same_with_shuffle to True or False.")
     same_without_shuffle, same_with_shuffle = boolean_value(same_without_shuffle), boolean_value(same_with_shuffle)
@@ -57,7 +61,7 @@ def _shuffle(same_without_shuffle, same_with_shuffle):
 
 
 @exercise("1.4")
-def _buffer_timing(seconds):
+def _buffer_timing(seconds: Any) -> Verdict:
     if _unanswered(seconds) or not seconds:
         return missing("set seconds to {1: time with buffer_size=1, 16: time with buffer_size=16}.")
     if set(seconds) != {1, 16}:
@@ -69,7 +73,7 @@ def _buffer_timing(seconds):
                  "only work: a bigger buffer cannot make it faster. The guide discusses when it helps.")
 
 
-def _real(value):
+def _real(value: object) -> float | None:
     """A real number as a float, also from numpy (np.float32) or a 0-d tensor; None for anything else (True too)."""
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # a 0-d tensor or array
         value = value.item()

@@ -1,12 +1,16 @@
 """The checks of notebook 3. The model."""
 
-import math
+from __future__ import annotations
 
-from . import _unanswered, exercise, missing, right, wrong
+import math
+from typing import Any
+
+from ...core.batch import Batch
+from . import Verdict, _unanswered, exercise, missing, right, wrong
 
 
 @exercise("3.1")
-def _twelve_filters(model, parameters, batch):
+def _twelve_filters(model: Any, parameters: Any, batch: Batch) -> Verdict:
     if _unanswered(model, parameters):
         return missing("build the network with 12 conv1 filters (model) and count its parameters (parameters).")
     if getattr(getattr(model, "conv1", None), "out_channels", None) != 12:
@@ -23,7 +27,7 @@ def _twelve_filters(model, parameters, batch):
 
 
 @exercise("3.2")
-def _three_by_three(fc1_inputs):
+def _three_by_three(fc1_inputs: Any) -> Verdict:
     if _unanswered(fc1_inputs):
         return missing("set fc1_inputs to the number of inputs fc1 needs with a 3 x 3 conv1.")
     if fc1_inputs == 400:
@@ -36,7 +40,7 @@ def _three_by_three(fc1_inputs):
 
 
 @exercise("3.3")
-def _zeroed_loss(zeroed_loss):
+def _zeroed_loss(zeroed_loss: Any) -> Verdict:
     if _unanswered(zeroed_loss):
         return missing("set zeroed_loss to the loss of the network with fc3's weights and bias set to zero.")
     # Exactly ln 10: to float32's rounding (well under 5e-6), or as printed, 2.3026. With only the weights or

@@ -1,13 +1,16 @@
 """The checks of notebook 4. Training."""
 
+from __future__ import annotations
+
 import math
+from typing import Any
 
 from ...core.validation import boolean_value
 from ...training.metrics import lowest_record
-from . import _final, _separated, _unanswered, exercise, missing, right, wrong
+from . import Verdict, _final, _separated, _unanswered, exercise, missing, right, wrong
 
 
-def _runs(histories, keys, what):
+def _runs(histories: Any, keys: set, what: str) -> Verdict | None:
     if _unanswered(histories) or not isinstance(histories, dict) or not histories:
         return missing(f"fill histories with one short run per {what}.")
     if set(histories) != set(keys):
@@ -21,7 +24,7 @@ def _runs(histories, keys, what):
 
 
 @exercise("4.1")
-def _learning_rates(histories, worst_rate):
+def _learning_rates(histories: Any, worst_rate: Any) -> Verdict:
     problem = _runs(histories, {0.01, 0.001, 0.0001}, "learning rate")
     if problem:
         return problem
@@ -46,7 +49,7 @@ DROPOUT_RUNS = {(p, seed) for p in (0.0, 0.5) for seed in (0, 1)}  # exercise 4.
 
 
 @exercise("4.2")
-def _dropout_gap(histories, bigger_gap):
+def _dropout_gap(histories: Any, bigger_gap: Any) -> Verdict:
     problem = _runs(histories, DROPOUT_RUNS, "(dropout, seed) pair")
     if problem:
         return problem
@@ -73,7 +76,7 @@ def _dropout_gap(histories, bigger_gap):
 
 
 @exercise("4.3")
-def _flips(histories, better):
+def _flips(histories: Any, better: Any) -> Verdict:
     problem = _runs(histories, {True, False}, "random_flips setting")
     if problem:
         return problem
@@ -90,7 +93,7 @@ def _flips(histories, better):
 
 
 @exercise("4.4")
-def _subset(history, baseline, lower):
+def _subset(history: Any, baseline: list[dict[str, float]], lower: Any) -> Verdict:
     if _unanswered(history, lower) or not history:
         return missing("train a short run on 5,000 images (history) and set lower to True or False.")
     if not isinstance(history, list) or not isinstance(history[-1], dict) or "val_accuracy" not in history[-1]:
@@ -106,7 +109,7 @@ def _subset(history, baseline, lower):
 
 
 @exercise("4.5")
-def _plugin(reported, history):
+def _plugin(reported: Any, history: Any) -> Verdict:
     if _unanswered(reported) or not reported:
         return missing("register your report plugin, train, and let it append each epoch's validation "
                        "accuracy to reported.")
@@ -124,7 +127,7 @@ def _plugin(reported, history):
 
 
 @exercise("4.6")
-def _early_stop(model, epochs):
+def _early_stop(model: Any, epochs: int) -> Verdict:
     if _unanswered(model):
         return missing("train a short run with early stopping until it fires, and keep the model in stopper.")
     history = model.history

@@ -1,12 +1,18 @@
 """The checks of notebook 2. Looking at CIFAR-10."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
-from . import _unanswered, exercise, missing, right, wrong
+from ...core.batch import Array
+from . import Verdict, _unanswered, exercise, missing, right, wrong
 
 
 @exercise("2.1")
-def _test_grid(figure, test_labels, classes):
+def _test_grid(figure: Any, test_labels: Array, classes: Sequence[str]) -> Verdict:
     if _unanswered(figure):
         return missing("set figure to the grid of the first 32 test images that show_images returns.")
     shown = [ax for ax in getattr(figure, "axes", []) if ax.images]
@@ -19,7 +25,7 @@ def _test_grid(figure, test_labels, classes):
 
 
 @exercise("2.2")
-def _most_similar(most_similar, average_images, classes):
+def _most_similar(most_similar: Any, average_images: Array, classes: Sequence[str]) -> Verdict:
     if _unanswered(most_similar):
         return missing("set most_similar to the two class names, such as ('cat', 'dog').")
     images = np.asarray(average_images, dtype=float)
@@ -36,7 +42,7 @@ def _most_similar(most_similar, average_images, classes):
 
 
 @exercise("2.3")
-def _brightness(brighter, figure, images, labels, classes):
+def _brightness(brighter: Any, figure: Any, images: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> Verdict:
     if _unanswered(brighter, figure):
         return missing("draw the two histograms (figure) and set brighter to 'airplane' or 'frog'.")
     if not getattr(figure, "axes", None):

@@ -1,11 +1,17 @@
 """`EarlyStopping`: keep the best model, on disk and in memory; stop when it has not improved for a while."""
 
+from __future__ import annotations
+
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...core.validation import flag, real_number, whole_number
 from ..events import PluginInterface, StopTraining
+
+if TYPE_CHECKING:
+    from ..model import Model
 
 
 class EarlyStopping(PluginInterface):
@@ -25,8 +31,8 @@ class EarlyStopping(PluginInterface):
         ``restore_best_weights`` does. So after `learn` the model in memory is the one in ``path``.
     """
 
-    def __init__(self, max_tries=5, path="model.pt", metric="val_loss", mode="auto", min_delta=0.0,
-                 restore_best=True):
+    def __init__(self, max_tries: int = 5, path: str | os.PathLike | None = "model.pt", metric: str = "val_loss",
+                 mode: str = "auto", min_delta: float = 0.0, restore_best: bool = True) -> None:
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode={mode!r} must be 'auto', 'min' (losses) or 'max' (accuracies).")
         if mode == "auto":  # as Keras does: an accuracy should grow, anything else (a loss) fall
@@ -37,14 +43,14 @@ class EarlyStopping(PluginInterface):
         self.restore_best = flag(restore_best, "restore_best")
         self.on_start()
 
-    def on_start(self, **_):
+    def on_start(self, **_) -> None:
         _check_path(self.path)  # at construction and as each learn starts: before an epoch's work, not after it
         self.best = None
         self.best_epoch = None
         self.tries = 0
         self._best_weights = None
 
-    def improved(self, value) -> bool:
+    def improved(self, value: float) -> bool:
         if math.isnan(value):
             return False
         if self.best is None:
@@ -53,7 +59,7 @@ class EarlyStopping(PluginInterface):
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
-    def on_end_epoch(self, model, record, **_):
+    def on_end_epoch(self, model: Model, record: dict[str, float], **_) -> None:
         if self.metric not in record:
             raise KeyError(f"EarlyStopping watches metric={self.metric!r}, but the epoch has only "
                            f"{sorted(record)}: pass validation_dataset to learn, or choose another metric.")
@@ -74,13 +80,13 @@ class EarlyStopping(PluginInterface):
             raise StopTraining(f"{self.metric} has not improved for {self.tries} epochs; the best, {self.best:.4f}, "
                                f"is from epoch {self.best_epoch}")
 
-    def on_end(self, model, **_):
+    def on_end(self, model: Model, **_) -> None:
         if self.restore_best and self._best_weights is not None:
             model.load_state_dict(self._best_weights)
             model.weights_epoch = self.best_epoch
 
 
-def _check_path(path):
+def _check_path(path: object) -> None:
     """None, or a path a checkpoint can be written to; else one line naming ``path`` and the fix."""
     if path is None:
         return

@@ -4,7 +4,10 @@ In JupyterLab the figure updates where it first appeared. A headless run (paperm
 records the updates into that same output, so the saved notebook holds exactly one final PNG.
 """
 
+from __future__ import annotations
+
 import io
+import os
 
 from matplotlib.figure import Figure
 
@@ -19,12 +22,12 @@ class LivePlot(PluginInterface):
     path: also save the final figure there (PNG) when training ends.
     """
 
-    def __init__(self, path=None):
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = path
         self.figure = None
         self._handle = None
 
-    def on_end_epoch(self, history, **_):
+    def on_end_epoch(self, history: list[dict[str, float]], **_) -> None:
         if not in_notebook():  # nobody to show it to: draw once, at the end, if it is saved
             return
         from IPython.display import Image, display
@@ -39,12 +42,12 @@ class LivePlot(PluginInterface):
         else:
             self._handle.update(picture)
 
-    def on_end(self, history, **_):
+    def on_end(self, history: list[dict[str, float]], **_) -> None:
         if self.path is not None and history:
             self._draw(history).savefig(self.path, dpi=100)
         self._handle = None
 
-    def _draw(self, history):
+    def _draw(self, history: list[dict[str, float]]) -> Figure:
         if self.figure is None:
             self.figure = Figure(figsize=(10, 3.6), layout="constrained")
         return plot_history(history, figure=self.figure)

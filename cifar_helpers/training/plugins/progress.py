@@ -6,13 +6,21 @@ per-batch bars print nothing (the Logger's line per epoch shows the progress), s
 notebook or a log stays short.
 """
 
+from __future__ import annotations
+
 import math
 import sys
+from typing import TYPE_CHECKING
 
 from ...core.environment import is_headless
 from ..events import PluginInterface
 
-def make_bar(total, desc, leave):
+if TYPE_CHECKING:
+    import torch
+    from tqdm.std import tqdm
+
+
+def make_bar(total: int, desc: str, leave: bool) -> tqdm:
     """A tqdm bar suited to where the code runs (see the module docstring)."""
     if is_headless():
         from tqdm.std import tqdm
@@ -27,29 +35,29 @@ def make_bar(total, desc, leave):
 class ProgressBar(PluginInterface):
     """``ProgressBar("epoch")``: one bar for the whole training; ``ProgressBar("batch")``: one per epoch."""
 
-    def __init__(self, unit="batch"):
+    def __init__(self, unit: str = "batch") -> None:
         if unit not in ("batch", "epoch"):
             raise ValueError(f"unit={unit!r} must be 'batch' or 'epoch'.")
         self.unit = unit
         self.bar = None
         self._loss_every = 1
 
-    def on_start(self, max_epochs, **_):
+    def on_start(self, max_epochs: int, **_) -> None:
         if self.unit == "epoch":
             self.bar = make_bar(max_epochs, "training", leave=True)
 
-    def on_start_epoch(self, epoch, num_batches, **_):
+    def on_start_epoch(self, epoch: int, num_batches: int, **_) -> None:
         if self.unit == "batch":
             self.bar = make_bar(num_batches, f"epoch {epoch}", leave=False)
             self._loss_every = max(1, num_batches // 20)
 
-    def on_end_batch(self, batch_index, loss, **_):
+    def on_end_batch(self, batch_index: int, loss: torch.Tensor, **_) -> None:
         if self.unit == "batch" and self.bar is not None:
             if batch_index % self._loss_every == 0:
                 self.bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             self.bar.update(1)
 
-    def on_end_epoch(self, record, **_):
+    def on_end_epoch(self, record: dict[str, float], **_) -> None:
         if self.unit == "batch":
             self._close()
         elif self.bar is not None:
@@ -57,10 +65,10 @@ class ProgressBar(PluginInterface):
             self.bar.set_postfix(shown, refresh=False)
             self.bar.update(1)
 
-    def on_end(self, **_):
+    def on_end(self, **_) -> None:
         self._close()
 
-    def _close(self):
+    def _close(self) -> None:
         if self.bar is None:
             return
         if not self.bar.disable and self.bar.delay == math.inf:  # headless: one final line
