@@ -249,15 +249,15 @@ def test_notebook_06s_whitening_bias_learns_for_75_steps_rounded_up_to_whole_epo
     assert not model.patches.bias.requires_grad and optimizer.param_groups[3]["lr"] == 0
 
 
-def test_notebook_06s_full_run_is_the_same_with_or_without_the_short_runs_before_it(tmp_path, monkeypatch):
-    """Every run of notebook 6 draws its starting weights and its batches from the seed alone."""
+def test_notebook_06s_full_run_is_the_same_with_or_without_the_short_runs_before_it(whole_lesson, tmp_path,
+                                                                                    monkeypatch):
+    """Every run of notebook 6 draws its starting weights and its batches from the seed alone: its full
+    run alone gives what the whole lesson's run (with one epoch of every short run first) gave."""
     monkeypatch.setenv("CIFAR_QUICK", "0")
-    results = []
-    for ablation_epochs in ("0", "1"):
-        out = tmp_path / f"ablation_{ablation_epochs}"
-        assert run.main(["--source", "synthetic", "--only", "06", "--fast-epochs", "1", "--ablation-epochs",
-                         ablation_epochs, "--widths", "8,16,16", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
-        results.append(json.loads((out / "fast_track.json").read_text()))
+    out = tmp_path / "ablation_0"
+    assert run.main(["--source", "synthetic", "--only", "06", "--fast-epochs", "1", "--ablation-epochs", "0",
+                     "--widths", "8,16,16", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+    results = [json.loads((folder / "fast_track.json").read_text()) for folder in (out, whole_lesson.out)]
     assert [len(r["table"]) for r in results] == [1, 7]
     for key in ("train_loss", "test_accuracy", "one_view_test_accuracy"):
         assert results[0][key] == results[1][key], key
@@ -359,13 +359,26 @@ def test_the_runner_finds_data_and_run_folders_as_the_notebooks_do(tmp_path, mon
     assert parameters["data_dir"] == str(copy / "cifar") and parameters["run_dir"] == str(tmp_path / "o")
 
 
-def test_whole_lesson_runs_headless(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("CIFAR_QUICK", "0")  # the runner's own settings, not the quick profile's
-    out = tmp_path / "run"
-    code = run.main(["--source", "synthetic", "--epochs", "1", "--fast-epochs", "1", "--ablation-epochs", "1",
-                     "--widths", "8,16,16", "--out", str(out), "--data-dir", str(tmp_path)])
-    printed_lines = capsys.readouterr().out
-    assert code == 0
+@pytest.fixture(scope="module")
+def whole_lesson(tmp_path_factory):
+    """One run of all six notebooks by the runner, with its own small settings: several tests read it."""
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    folder = tmp_path_factory.mktemp("whole-lesson")
+    printed_lines = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed_lines):
+        patch.setenv("CIFAR_QUICK", "0")  # the runner's own settings, not the quick profile's
+        patch.setenv("XDG_CACHE_HOME", str(folder / "cache"))  # as every test: nothing in ~/.cache
+        code = run.main(["--source", "synthetic", "--epochs", "1", "--fast-epochs", "1", "--ablation-epochs", "1",
+                         "--widths", "8,16,16", "--out", str(folder / "run"), "--data-dir", str(folder)])
+    return SimpleNamespace(code=code, out=folder / "run", printed=printed_lines.getvalue())
+
+
+def test_whole_lesson_runs_headless(whole_lesson):
+    out, printed_lines = whole_lesson.out, whole_lesson.printed
+    assert whole_lesson.code == 0
     assert sorted(p.name for p in (out / "notebooks").iterdir()) == NAMES
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_images"] == 500 and metrics["source"] == "synthetic"
