@@ -7,6 +7,10 @@ FastNet, FastDropout, Muon), lesson/ (parameters, session, exercises, widgets). 
 every public name, so notebooks write ``from cifar_helpers import CNN``.
 """
 
+from .core.startup import quiet_ctrl_c_while_starting
+
+quiet_ctrl_c_while_starting()  # first: importing torch below takes seconds
+
 from .data.async_loader import AsyncDataLoader
 from .data.augment import AlternatingFlip, RandomCrop, RandomFlip, mirror_batch, shift_batch
 from .core.validation import parse_bool

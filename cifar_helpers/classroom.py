@@ -35,14 +35,9 @@ from pathlib import Path
 
 from . import handout
 from .core.files import atomic_write
+from .core.startup import ctrl_c_raises
 
-try:
-    import nbformat
-except KeyboardInterrupt:  # Ctrl-C while the command starts: nbformat takes seconds to import
-    if __name__ != "__main__":
-        raise
-    print("python -m cifar_helpers.classroom: interrupted; nothing was written", file=sys.stderr)
-    sys.exit(130)
+import nbformat
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CODE_STUB = "# YOUR CODE HERE"
@@ -222,6 +217,7 @@ def grade(paths: Iterable[str | os.PathLike], notebooks_dir: str | os.PathLike =
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    ctrl_c_raises()
     parser = argparse.ArgumentParser(prog="python -m cifar_helpers.classroom", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     copies = commands.add_parser("student-copies", help="write student copies of the notebooks")

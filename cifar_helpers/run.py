@@ -24,6 +24,7 @@ from .lesson.kernels import CtrlC, kernel_runtime_folder, local_kernel_manager
 from .lesson.run_folder import (READS, RUN_ENV, RunFolderBusy, clear_unfinished_run, earlier_files_note, new_run_id,
                                 prepare_run_folder, read_record, remove_stale, run_folder_lock, update_record)
 from .core.environment import HEADLESS_ENV
+from .core.startup import ctrl_c_raises
 from .run_options import in_lesson, lesson_parameters, parse_args
 
 # The notebook that writes each test accuracy into the run folder. What each notebook's run makes
@@ -183,6 +184,7 @@ def run_notebooks(notebooks: Sequence[Path], args: argparse.Namespace, run_dir: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The runner's exit status: 0 when every notebook ran (and met any --min-accuracy), 130 after Ctrl-C, else 1."""
+    ctrl_c_raises()
     args = parse_args(argv)
     run_dir = in_lesson(args.out, args)
     notebooks = find_notebooks(Path(args.notebooks), args.only)

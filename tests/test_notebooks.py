@@ -659,6 +659,41 @@ def test_ctrl_c_during_an_epoch_stops_the_kernel_at_once_keeps_the_checkpoint_an
     assert not (tmp_path / "rt").exists() or not list((tmp_path / "rt").iterdir())
 
 
+def test_ctrl_c_under_papermill_itself_stops_the_epoch_and_keeps_the_checkpoint(tmp_path, short_temp_folder):
+    """Without the runner: papermill's own Ctrl-C (its "Aborted!", exit 1) still stops training in seconds
+    and leaves the best epoch's whole model.pt (docs/running.md)."""
+    import psutil
+
+    from cifar_helpers import CNN
+
+    out = tmp_path / "run"
+    env = {**os.environ, "CIFAR_QUICK": "0", "TMPDIR": str(short_temp_folder)}
+    papermill = subprocess.Popen([sys.executable, "-m", "papermill", str(NOTEBOOK_DIR / "04_training.ipynb"),
+                                  str(tmp_path / "out.ipynb"), "-p", "source", "synthetic", "-p", "max_epochs", "50",
+                                  "-p", "patience", "50", "-p", "run_dir", str(out)],
+                                 cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300
+    while not (out / "model.pt").is_file() and papermill.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (out / "model.pt").is_file(), "the first epoch finished (EarlyStopping saved it)"
+    kernels = kernels_of(papermill.pid)
+    time.sleep(0.5)  # well into the next epoch
+    pressed = time.monotonic()
+    os.killpg(papermill.pid, signal.SIGINT)
+    try:
+        papermill.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(papermill.pid, signal.SIGKILL)
+        raise AssertionError("one Ctrl-C did not stop papermill within a minute") from None
+    seconds = time.monotonic() - pressed
+    assert papermill.returncode != 0 and seconds < 15, f"papermill took {seconds:.0f} s to stop"
+    psutil.wait_procs(kernels, timeout=5)
+    assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kernels), "no kernel left running"
+    model = CNN().load(out / "model.pt")
+    assert model.weights_epoch >= 1 and len(model.history) >= model.weights_epoch
+
+
 @pytest.mark.parametrize("depth", ["short", "deep"])
 def test_kernels_start_in_a_short_or_a_deep_runtime_folder(tmp_path, short_temp_folder, monkeypatch, depth):
     """IPC socket paths may have at most 107 bytes: a deep runtime folder (long TMPDIR) uses TCP instead."""
