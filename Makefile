@@ -6,6 +6,7 @@
 # make site          - the lesson as a website, offline: build/site/student/ (no solutions) and build/site/teacher/
 # make browser-test  - all six notebooks in JupyterLab, and the website, in headless Chromium; screenshots in runs/browser-test
 # make nbval-strict  - notebooks 01-05 on real CIFAR-10 against their committed outputs, every output compared
+# make clean         - remove what the commands make: runs/, student/, build/ (site, wheel parts), dist/
 # Each creates .venv and installs the project into it when that has not been done yet.
 
 PYTHON ?= python3
@@ -69,4 +70,4 @@ real-check: install
 		--ablation-epochs 0 --fast-epochs 3 --fast-learning-rate 0.24 --min-accuracy 0.84
 
 clean:
-	rm -rf runs notebooks/runs student .pytest_cache
+	rm -rf runs notebooks/runs student build dist .pytest_cache

@@ -153,6 +153,9 @@ def get_lesson(folder: str | os.PathLike, force: bool = False) -> list[Path]:
     """Write the student copies into ``folder``/notebooks: those the installed wheel carries, or, in a
     checkout, copies made from notebooks/. The notebooks then find ``folder`` as the lesson's top folder."""
     out = Path(folder) / "notebooks"
+    if out.resolve() == NOTEBOOKS.resolve():
+        raise Stop(f"DIR {folder} is the lesson's own checkout, whose notebooks/ holds the solutions: "
+                   "choose another folder, such as cifar10-lesson")
     try:
         packed = handout.packed_copies()  # checked: every copy whole and free of solutions; None in a checkout
     except (ValueError, OSError) as error:

@@ -672,7 +672,8 @@ def test_ctrl_c_under_papermill_itself_stops_the_epoch_and_keeps_the_checkpoint(
                                   str(tmp_path / "out.ipynb"), "-p", "source", "synthetic", "-p", "max_epochs", "50",
                                   "-p", "patience", "50", "-p", "run_dir", str(out)],
                                  cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                                 start_new_session=True,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not (out / "model.pt").is_file() and papermill.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -177,8 +177,10 @@ def test_in_a_checkout_get_lesson_makes_the_same_copies_from_notebooks(pack, tmp
     assert get_lesson(capsys, tmp_path / "lesson")[0] == 0
     written = tmp_path / "lesson" / "notebooks"
     assert {p.name: p.read_bytes() for p in written.iterdir()} == {n: (pack / n).read_bytes() for n in NAMES}
+    before = {p.name: p.read_bytes() for p in (ROOT / "notebooks").glob("*.ipynb")}
     status, _, err = get_lesson(capsys, ROOT)
-    assert status == 2 and one_line(err, "teacher's notebooks folder")
+    assert status == 2 and one_line(err, f"DIR {ROOT} is the lesson's own checkout", "cifar10-lesson")
+    assert {p.name: p.read_bytes() for p in (ROOT / "notebooks").glob("*.ipynb")} == before
 
 
 def fresh_environment(folder):
