@@ -605,6 +605,23 @@ def short_temp_folder():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def training_notebook_4(command, out, env):
+    """``command`` started as a terminal would start it, once notebook 4 has saved its first epoch to ``out``:
+    (the process, its kernels). 50 epochs with early stopping off keep it training however fast the machine."""
+    process = subprocess.Popen(command, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True,
+                               # a shell's background job ignores Ctrl-C, and its children inherit that
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300
+    while not (out / "model.pt").is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (out / "model.pt").is_file(), "the first epoch finished (EarlyStopping saved it)"
+    kernels = kernels_of(process.pid)
+    assert kernels, "the notebook's kernel runs"
+    time.sleep(0.5)  # well into the next epoch
+    return process, kernels
+
+
 def test_ctrl_c_during_an_epoch_stops_the_kernel_at_once_keeps_the_checkpoint_and_exits_130(tmp_path,
                                                                                              short_temp_folder):
     """One Ctrl-C while notebook 4 trains interrupts the kernel's cell: exit 130 in seconds, one line, and a
@@ -616,20 +633,9 @@ def test_ctrl_c_during_an_epoch_stops_the_kernel_at_once_keeps_the_checkpoint_an
     env = {**os.environ, "CIFAR_QUICK": "0", "TMPDIR": str(short_temp_folder),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
     out = tmp_path / "run"
-    # 50 epochs with early stopping off: still training when Ctrl-C comes, however fast the machine
-    runner = subprocess.Popen([sys.executable, "-m", "cifar_helpers.run", "--source", "synthetic", "--epochs", "50",
-                               "--patience", "50", "--out", str(out), "--only", "04"],
-                              cwd=ROOT, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                              # a shell's background job ignores Ctrl-C, and its children inherit that
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 300
-    while not (out / "model.pt").is_file() and runner.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert (out / "model.pt").is_file(), "the first epoch finished (EarlyStopping saved it)"
-    kernels = kernels_of(runner.pid)
-    assert kernels, "the notebook's kernel runs"
-    time.sleep(0.5)  # well into the next epoch
+    runner, kernels = training_notebook_4([sys.executable, "-m", "cifar_helpers.run", "--source", "synthetic",
+                                           "--epochs", "50", "--patience", "50", "--out", str(out), "--only", "04"],
+                                          out, env)
     pressed = time.monotonic()
     os.killpg(runner.pid, signal.SIGINT)  # Ctrl-C in a terminal goes to the whole process group, once
     try:
@@ -668,18 +674,9 @@ def test_ctrl_c_under_papermill_itself_stops_the_epoch_and_keeps_the_checkpoint(
 
     out = tmp_path / "run"
     env = {**os.environ, "CIFAR_QUICK": "0", "TMPDIR": str(short_temp_folder)}
-    papermill = subprocess.Popen([sys.executable, "-m", "papermill", str(NOTEBOOK_DIR / "04_training.ipynb"),
-                                  str(tmp_path / "out.ipynb"), "-p", "source", "synthetic", "-p", "max_epochs", "50",
-                                  "-p", "patience", "50", "-p", "run_dir", str(out)],
-                                 cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 start_new_session=True,
-                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 300
-    while not (out / "model.pt").is_file() and papermill.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert (out / "model.pt").is_file(), "the first epoch finished (EarlyStopping saved it)"
-    kernels = kernels_of(papermill.pid)
-    time.sleep(0.5)  # well into the next epoch
+    command = [sys.executable, "-m", "papermill", str(NOTEBOOK_DIR / "04_training.ipynb"), str(tmp_path / "out.ipynb"),
+               "-p", "source", "synthetic", "-p", "max_epochs", "50", "-p", "patience", "50", "-p", "run_dir", str(out)]
+    papermill, kernels = training_notebook_4(command, out, env)
     pressed = time.monotonic()
     os.killpg(papermill.pid, signal.SIGINT)
     try:
