@@ -53,3 +53,15 @@ def test_a_program_importing_the_package_keeps_its_own_ctrl_c():
     """Imported, not run as a command: Ctrl-C is Python's KeyboardInterrupt as before."""
     code = "import signal, cifar_helpers; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True).stdout == "True\n"
+
+
+def test_calling_a_commands_main_leaves_the_callers_ctrl_c_handler_alone(monkeypatch, capsys):
+    from cifar_helpers import classroom
+
+    def callers_own(signum, frame):
+        pass
+
+    monkeypatch.setattr(signal, "getsignal", lambda signum: callers_own)
+    monkeypatch.setattr(signal, "signal", lambda *a: pytest.fail("main replaced the caller's Ctrl-C handler"))
+    with pytest.raises(SystemExit):
+        classroom.main(["--help"])

@@ -13,6 +13,7 @@ import sys
 from types import FrameType
 
 COMMANDS = ("cifar_helpers.run", "cifar_helpers.classroom")
+_starting_handler = None  # the handler quiet_ctrl_c_while_starting installed, if it did
 
 
 def started_command(orig_argv: list[str] | None = None) -> str | None:
@@ -39,10 +40,13 @@ def quiet_ctrl_c_while_starting() -> None:
         print(f"python -m {command}: interrupted while starting; nothing was written", file=sys.stderr)
         raise SystemExit(130)
 
+    global _starting_handler
+    _starting_handler = starting
     signal.signal(signal.SIGINT, starting)
 
 
 def ctrl_c_raises() -> None:
-    """Python's own Ctrl-C handler again (KeyboardInterrupt), for a command's ``main`` to handle."""
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+    """Python's own Ctrl-C handler again (KeyboardInterrupt) in place of the starting one, for a command's
+    ``main`` to handle; a handler of the program that calls ``main`` is left alone."""
+    if _starting_handler is not None and signal.getsignal(signal.SIGINT) is _starting_handler:
         signal.signal(signal.SIGINT, signal.default_int_handler)
