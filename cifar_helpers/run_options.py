@@ -36,6 +36,8 @@ OPTIONS = {
     "--device": ("device", "auto, cpu, cuda, mps or xpu (default auto: the accelerator PyTorch finds, else the CPU)",
                  None),
     "--exercise-epochs": ("exercise_epochs", "notebook 04: epochs of each exercise's short run (default 3)", LESSON),
+    "--overfit-epochs": ("overfit_epochs", "notebook 04: epochs of the overfitting run and exercise 4.2's runs "
+                                           "(default 20)", LESSON),
     "--fast-epochs": ("epochs", "notebook 06: epochs of its full run (default 10)", FAST_TRACK),
     "--ablation-epochs": ("ablation_epochs", "notebook 06: epochs of each short run, 0 to skip them (default 2)",
                           FAST_TRACK),

@@ -271,7 +271,8 @@ def test_runner_knows_every_parameter_the_notebooks_declare():
                                    "--dropout", "0.1", "--patience", "2", "--seed", "1", "--out", "o",
                                    "--no-flips", "--no-mirror", "--fast-epochs", "2", "--widths", "8,16,16",
                                    "--ablation-epochs", "0", "--fast-batch-size", "32", "--fast-learning-rate", "0.05",
-                                   "--exercise-epochs", "1", "--bfloat16", "false", "--device", "mps"])
+                                   "--exercise-epochs", "1", "--overfit-epochs", "4", "--bfloat16", "false",
+                                   "--device", "mps"])
     assert args.random_flips is False and args.mirror is False and args.widths == (8, 16, 16)
     assert run_options.parse_args([]).random_flips is None  # not given: the notebook's own default
     for path in NOTEBOOKS:
@@ -279,7 +280,7 @@ def test_runner_knows_every_parameter_the_notebooks_declare():
             "validation_fraction", "label_smoothing", "augment"}
         assert run.declared_parameters(path) <= known, path.name
     fourth, sixth = (run_options.lesson_parameters(args, Path("o"), n) for n in ("04", "06"))
-    assert (fourth["batch_size"], fourth["learning_rate"]) == (8, 0.1)
+    assert (fourth["batch_size"], fourth["learning_rate"], fourth["overfit_epochs"]) == (8, 0.1, 4)
     assert (sixth["batch_size"], sixth["learning_rate"], sixth["epochs"]) == (32, 0.05, 2)
     assert sixth["bfloat16"] is False and "bfloat16" not in fourth  # "false" read as False, for notebook 6 only
     assert fourth["device"] == sixth["device"] == "mps" and fourth["cuda"] is True  # the notebook decides
@@ -712,7 +713,8 @@ def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_pa
     """tools/gpu_check.sh is for a GPU machine; here it falls back to the CPU, small and synthetic."""
     env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(tmp_path / "gpu"), "EPOCHS": "1", "FAST_EPOCHS": "1",
            "WIDTHS": "8,16,16", "FAST_BATCH_SIZE": "128", "FAST_LEARNING_RATE": "0.24",
-           "EXTRA": "--source synthetic --ablation-epochs 0", "BENCH_SECONDS": "0.05", "BENCH_COMPARE": "8,8,8",
+           "EXTRA": "--source synthetic --ablation-epochs 0", "BENCH_SECONDS": "0.05", "BENCH_ROUNDS": "1",
+           "BENCH_COMPARE": "8,8,8",
            "LESSON": "01", "LESSON_EXTRA": "--source synthetic"}
     result = subprocess.run(["bash", "tools/gpu_check.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -733,16 +735,32 @@ def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_pa
     assert "images kept on cpu (tensors), as notebook 6 on a GPU" in result.stdout
 
 
-def test_the_gpu_check_script_runs_one_part_and_refuses_an_unknown_one(tmp_path):
-    env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(tmp_path / "gpu"), "BENCH_SECONDS": "0.05",
-           "WIDTHS": "8,16,16", "BENCH_COMPARE": "8,8,8", "FAST_BATCH_SIZE": "128"}
-    env.update(LESSON="03", LESSON_EXTRA="--source synthetic")  # the cheapest part: notebook 3 alone
-    result = subprocess.run(["bash", "tools/gpu_check.sh", "lesson"], cwd=ROOT, env=env, capture_output=True, text=True)
+def test_the_gpu_check_script_runs_the_parts_asked_for_in_that_order_with_its_documented_defaults(tmp_path):
+    """Which commands each part starts, with nothing set: a stand-in PY records the runner's and the benchmark's
+    command lines (the test above runs them for real) and hands everything else to Python."""
+    calls = tmp_path / "calls.txt"
+    stand_in = tmp_path / "python"
+    stand_in.write_text(f"""#!/usr/bin/env bash
+case $1 in -m|benchmarks/*) echo "$*" >> {calls}; exit 0 ;; esac
+exec {sys.executable} "$@"
+""")
+    stand_in.chmod(0o755)
+    env = {key: value for key, value in os.environ.items() if key not in {
+        "EPOCHS", "FAST_EPOCHS", "WIDTHS", "FAST_BATCH_SIZE", "FAST_LEARNING_RATE", "EXTRA", "BENCH_SECONDS",
+        "BENCH_ROUNDS", "BENCH_COMPARE", "LESSON", "LESSON_EXTRA", "BATCH_SIZE", "DATA"}}
+    env.update(PY=str(stand_in), OUT_DIR=str(tmp_path / "gpu"))
+    result = subprocess.run(["bash", "tools/gpu_check.sh", "lesson", "bench"], cwd=ROOT, env=env,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert [line for line in result.stdout.splitlines() if line.startswith("== ")] == ["== lesson"]
-    assert "ok  03_model.ipynb" in result.stdout and not (tmp_path / "gpu" / "fast-track").exists()
+    assert [line for line in result.stdout.splitlines() if line.startswith("== ")] == ["== lesson", "== bench"]
+    lesson = f"-m cifar_helpers.run --device auto --only 01 02 03 04 05 --data-dir data --out {tmp_path}/gpu/lesson"
+    assert calls.read_text().splitlines() == [  # no fast part; on the CPU, no --cuda --compile for the benchmark
+        f"{lesson} --epochs 10 --batch-size 256",
+        "benchmarks/bench_fast_net.py --widths 64,256,256 --compare 32,96,192 128,384,384 --seconds 3 --rounds 2 "
+        "--loader-batch 2000"]
     env["OUT_DIR"] = str(tmp_path / "refused")
     result = subprocess.run(["bash", "tools/gpu_check.sh", "fast", "speed"], cwd=ROOT, env=env, capture_output=True,
                             text=True)
     assert result.returncode == 2 and not (tmp_path / "refused").exists()
     assert result.stderr.strip() == "gpu_check.sh: unknown part 'speed': give fast, bench or lesson."
+    assert len(calls.read_text().splitlines()) == 2  # refused before it started anything

@@ -9,7 +9,7 @@
 #
 #     bash tools/gpu_check.sh                 # all three parts, in that order
 #     bash tools/gpu_check.sh fast            # one part
-#     EPOCHS=1 FAST_EPOCHS=1 bash tools/gpu_check.sh
+#     EPOCHS=1 FAST_EPOCHS=1 BENCH_ROUNDS=1 bash tools/gpu_check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python}
@@ -20,9 +20,12 @@ for part in "${PARTS[@]}"; do
     case $part in fast|bench|lesson) ;; *) echo "gpu_check.sh: unknown part '$part': give fast, bench or lesson." >&2
                                           exit 2 ;; esac
 done
-CUDA_FLAGS=$($PY -c "import torch; print('--cuda --compile' if torch.cuda.is_available() else '')")
-$PY -c "import torch; print('GPU:', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none (CPU)',
-      '| torch', torch.__version__)"
+# One Python start for both: the flags bench passes on a GPU, then the line that says which GPU.
+TORCH=$($PY -c "import torch; gpu = torch.cuda.is_available(); print('--cuda --compile' if gpu else '-')
+print('GPU:', torch.cuda.get_device_name(0) if gpu else 'none (CPU)', '| torch', torch.__version__)")
+CUDA_FLAGS=${TORCH%%$'\n'*}
+[ "$CUDA_FLAGS" != - ] || CUDA_FLAGS=
+echo "${TORCH#*$'\n'}"
 
 fast() {
     $PY -m cifar_helpers.run --cuda --only 06 --data-dir "${DATA:-data}" --out "$OUT/fast-track" \
@@ -41,7 +44,8 @@ PY
 
 bench() {
     $PY benchmarks/bench_fast_net.py --widths "${WIDTHS:-64,256,256}" --compare ${BENCH_COMPARE:-32,96,192 128,384,384} \
-        --seconds "${BENCH_SECONDS:-3}" --loader-batch "${FAST_BATCH_SIZE:-2000}" $CUDA_FLAGS
+        --seconds "${BENCH_SECONDS:-3}" --rounds "${BENCH_ROUNDS:-2}" --loader-batch "${FAST_BATCH_SIZE:-2000}" \
+        $CUDA_FLAGS
 }
 
 lesson() {

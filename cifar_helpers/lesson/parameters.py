@@ -57,6 +57,7 @@ RULES: dict[str, Rule] = {
     "patience": _whole(5),
     "ablation_epochs": _whole(2, minimum=0),
     "exercise_epochs": _whole(3),
+    "overfit_epochs": _whole(20),
     "train_subset": _optional(_whole(10000)),
     "seed": _whole(0, minimum=0),
     "learning_rate": lambda v, n: real_number(v, n, 0.001, low=0, low_open=True),

@@ -15,7 +15,7 @@ QUICK_ENV = "CIFAR_QUICK"
 # many epochs, and a small network for notebook 6.
 QUICK_SETTINGS = {"source": "synthetic", "widths": (8, 16, 16)}
 QUICK_RUN_DIR = {"runs/lesson": "runs/quick"}
-QUICK_AT_MOST = {"max_epochs": 2, "epochs": 1, "ablation_epochs": 1, "exercise_epochs": 1}
+QUICK_AT_MOST = {"max_epochs": 2, "epochs": 1, "ablation_epochs": 1, "exercise_epochs": 1, "overfit_epochs": 2}
 
 
 def quick_profile(announce: bool = True) -> bool:
