@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import papermill
@@ -249,16 +250,14 @@ def test_notebook_06s_whitening_bias_learns_for_75_steps_rounded_up_to_whole_epo
     assert not model.patches.bias.requires_grad and optimizer.param_groups[3]["lr"] == 0
 
 
-def test_notebook_06s_full_run_is_the_same_with_or_without_the_short_runs_before_it(whole_lesson, tmp_path,
-                                                                                    monkeypatch):
+def test_notebook_06s_full_run_is_the_same_with_or_without_the_short_runs_before_it(whole_lesson, gpu_check_on_cpu):
     """Every run of notebook 6 draws its starting weights and its batches from the seed alone: its full
-    run alone gives what the whole lesson's run (with one epoch of every short run first) gave."""
-    monkeypatch.setenv("CIFAR_QUICK", "0")
-    out = tmp_path / "ablation_0"
-    assert run.main(["--source", "synthetic", "--only", "06", "--fast-epochs", "1", "--ablation-epochs", "0",
-                     "--widths", "8,16,16", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
-    results = [json.loads((folder / "fast_track.json").read_text()) for folder in (out, whole_lesson.out)]
+    run alone (the GPU check's, in the same setting) gives what the whole lesson's run (with one epoch of
+    every short run first) gave."""
+    results = [json.loads((folder / "fast_track.json").read_text())
+               for folder in (gpu_check_on_cpu.out / "fast-track", whole_lesson.out)]
     assert [len(r["table"]) for r in results] == [1, 7]
+    assert [(r["epochs"], r["batch_size"], r["widths"]) for r in results] == [(1, 500, [8, 16, 16])] * 2
     for key in ("train_loss", "test_accuracy", "one_view_test_accuracy"):
         assert results[0][key] == results[1][key], key
 
@@ -365,15 +364,15 @@ def whole_lesson(tmp_path_factory):
     """One run of all six notebooks by the runner, with its own small settings: several tests read it."""
     import contextlib
     import io
-    from types import SimpleNamespace
 
     folder = tmp_path_factory.mktemp("whole-lesson")
     printed_lines = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed_lines):
         patch.setenv("CIFAR_QUICK", "0")  # the runner's own settings, not the quick profile's
         patch.setenv("XDG_CACHE_HOME", str(folder / "cache"))  # as every test: nothing in ~/.cache
-        code = run.main(["--source", "synthetic", "--epochs", "1", "--fast-epochs", "1", "--ablation-epochs", "1",
-                         "--widths", "8,16,16", "--out", str(folder / "run"), "--data-dir", str(folder)])
+        code = run.main(["--source", "synthetic", "--epochs", "1", "--overfit-epochs", "2", "--fast-epochs", "1",
+                         "--ablation-epochs", "1", "--widths", "8,16,16", "--out", str(folder / "run"),
+                         "--data-dir", str(folder)])
     return SimpleNamespace(code=code, out=folder / "run", printed=printed_lines.getvalue())
 
 
@@ -402,7 +401,8 @@ def test_whole_lesson_runs_headless(whole_lesson):
 
 
 def test_evaluation_reads_the_history_saved_with_the_model_not_history_json(tmp_path, monkeypatch, make_dataset):
-    """An interrupted notebook 4 can leave an old history.json; notebook 5 never mixes it in."""
+    """An interrupted notebook 4 can leave an earlier run's history.json; notebook 5 never mixes it in.
+    (The test below runs notebook 5 in a folder with no history.json at all.)"""
     import torch
 
     from cifar_helpers import CNN, EarlyStopping
@@ -414,14 +414,11 @@ def test_evaluation_reads_the_history_saved_with_the_model_not_history_json(tmp_
     model.learn(make_dataset(64, 16), torch.optim.Adam(model.parameters()), validation_dataset=make_dataset(32, 16),
                 max_epochs=2)
     torch.save(model.state_dict(), out / "weights.pt")
-    for history_file in ("{not json", None):
-        if history_file is None:
-            (out / "history.json").unlink()
-        else:
-            (out / "history.json").write_text(history_file)
-        assert run.main(["--source", "synthetic", "--out", str(out), "--only", "05"]) == 0
-        metrics = json.loads((out / "metrics.json").read_text())
-        assert metrics["epochs_trained"] == 2 and metrics["best_epoch"] == model.weights_epoch
+    earlier = [{**model.history[0], "epoch": epoch} for epoch in range(1, 8)]  # an earlier, 7-epoch run's
+    (out / "history.json").write_text(json.dumps(earlier))
+    assert run.main(["--source", "synthetic", "--out", str(out), "--only", "05"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_trained"] == 2 and metrics["best_epoch"] == model.weights_epoch
 
 
 def test_evaluation_runs_through_when_the_model_gets_every_test_image_right(tmp_path, monkeypatch):
@@ -458,8 +455,9 @@ def papermill_cli(tmp_path, notebook, *parameters):
 
 
 def test_papermill_text_for_booleans_and_devices_means_what_it_says(tmp_path, make_dataset):
-    """-p cuda false and -p mirror false used to arrive as the text "false", which Python treats as true.
-    Notebook 5 under papermill's own command line, on a small model saved as notebook 4 saves one."""
+    """-p cuda false and -p mirror false arrive as the text "false", which Python's truth test takes for true.
+    Notebook 5 under papermill's own command line, on a small model saved as notebook 4 saves one. ("true" and
+    the other spellings: test_checks.py's table of the parameter rules.)"""
     import torch
 
     from cifar_helpers import CNN, EarlyStopping
@@ -469,19 +467,12 @@ def test_papermill_text_for_booleans_and_devices_means_what_it_says(tmp_path, ma
     model.learn(make_dataset(32, 16), torch.optim.Adam(model.parameters()), validation_dataset=make_dataset(16, 16),
                 max_epochs=1)
     torch.save(model.state_dict(), tmp_path / "run" / "weights.pt")
-    result, text = papermill_cli(tmp_path, "05_evaluation.ipynb", "-p", "mirror", "false", "-p", "cuda", "true",
-                                 "-p", "device", "cpu")
+    result, text = papermill_cli(tmp_path, "05_evaluation.ipynb", "-p", "mirror", "false", "-p", "cuda", "false",
+                                 "-p", "device", "cuda")
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["mirror"] is False
     assert "final test accuracy (one look)" in text and "QUICK PROFILE" in text
-    assert "cuda=True overrides device='cpu'" in text  # the card's cuda wins, with one line
-    if not torch.cuda.is_available():
-        assert "no CUDA device" in text
-    result, text = papermill_cli(tmp_path, "05_evaluation.ipynb", "-p", "mirror", "False", "-p", "cuda", "false",
-                                 "-p", "device", "cuda")
-    assert result.returncode == 0, result.stderr[-2000:]
     assert "cuda=False overrides device='cuda'" in text and "no CUDA device" not in text, "false read as False"
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["mirror"] is False
 
 
 def test_papermill_errors_name_the_notebooks_parameter(tmp_path):
@@ -709,39 +700,52 @@ def test_kernels_start_in_a_short_or_a_deep_runtime_folder(tmp_path, short_temp_
     assert manager().transport == ("ipc" if depth == "short" else "tcp")
 
 
-def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(tmp_path):
-    """tools/gpu_check.sh is for a GPU machine; here it falls back to the CPU, small and synthetic."""
-    env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(tmp_path / "gpu"), "EPOCHS": "1", "FAST_EPOCHS": "1",
-           "WIDTHS": "8,16,16", "FAST_BATCH_SIZE": "128", "FAST_LEARNING_RATE": "0.24",
+@pytest.fixture(scope="module")
+def gpu_check_on_cpu(tmp_path_factory):
+    """tools/gpu_check.sh's three parts on the CPU, small and synthetic; notebook 6 in the whole lesson's setting."""
+    out = tmp_path_factory.mktemp("gpu-check")
+    env = {**os.environ, "PY": sys.executable, "OUT_DIR": str(out), "EPOCHS": "1", "FAST_EPOCHS": "1",
+           "WIDTHS": "8,16,16", "FAST_BATCH_SIZE": "500", "FAST_LEARNING_RATE": "0.12",
            "EXTRA": "--source synthetic --ablation-epochs 0", "BENCH_SECONDS": "0.05", "BENCH_ROUNDS": "1",
-           "BENCH_COMPARE": "8,8,8",
-           "LESSON": "01", "LESSON_EXTRA": "--source synthetic"}
+           "BENCH_COMPARE": "8,8,8", "LESSON": "03", "LESSON_EXTRA": "--source synthetic",
+           "XDG_CACHE_HOME": str(out / "cache")}
     result = subprocess.run(["bash", "tools/gpu_check.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.splitlines()
+    return SimpleNamespace(out=out, stdout=result.stdout)
+
+
+def test_the_gpu_check_script_runs_on_the_cpu_path_and_prints_its_figures(gpu_check_on_cpu):
+    """tools/gpu_check.sh is for a GPU machine; where CUDA is missing it runs on the CPU and says so."""
+    out, stdout = gpu_check_on_cpu.out, gpu_check_on_cpu.stdout
+    lines = stdout.splitlines()
     assert lines[0].startswith("GPU: none (CPU) | torch ")
     # the parts in order, most telling first: notebook 6, the benchmark, then the lesson
     assert [line for line in lines if line.startswith("== ")] == ["== fast", "== bench", "== lesson"]
     assert any(line.startswith("notebook 06: test accuracy") and "on cpu" in line and "1 epoch (" in line
                and line.endswith(" s each)") for line in lines)
-    assert (tmp_path / "gpu" / "fast-track" / "fast_track.json").is_file()
-    assert "FastNet(8, 16, 16) on cpu" in result.stdout  # then the training-step benchmark
-    assert "whitening bias frozen" in result.stdout and "ratio to reference 1.00" in result.stdout
-    assert "FastNet(8, 8, 8),   2.3 M multiply-adds" in result.stdout  # and the widths compared
-    loader_line = "The training loader alone (mirror every other epoch, shift, to tensors on cpu), batch 128"
-    assert loader_line in result.stdout  # at the GPU's batch
-    assert "ok  01_loading.ipynb" in result.stdout
-    assert (tmp_path / "gpu" / "lesson" / "notebooks" / "01_loading.ipynb").is_file()
-    assert "images kept on cpu (tensors), as notebook 6 on a GPU" in result.stdout
+    assert "FastNet(8, 16, 16) on cpu" in stdout  # then the training-step benchmark
+    assert "whitening bias frozen" in stdout and "ratio to reference 1.00" in stdout
+    assert "FastNet(8, 8, 8),   2.3 M multiply-adds" in stdout  # and the widths compared
+    loader_line = "The training loader alone (mirror every other epoch, shift, to tensors on cpu), batch 500"
+    assert loader_line in stdout  # at notebook 6's batch
+    assert "ok  03_model.ipynb" in stdout
+    assert (out / "lesson" / "notebooks" / "03_model.ipynb").is_file()
+    assert "images kept on cpu (tensors), as notebook 6 on a GPU" in stdout
 
 
-def test_the_gpu_check_script_runs_the_parts_asked_for_in_that_order_with_its_documented_defaults(tmp_path):
+def test_the_gpu_check_script_runs_the_parts_asked_for_in_that_order_with_its_documented_defaults(tmp_path,
+                                                                                                   whole_lesson):
     """Which commands each part starts, with nothing set: a stand-in PY records the runner's and the benchmark's
-    command lines (the test above runs them for real) and hands everything else to Python."""
+    command lines (the test above runs them for real) and hands everything else to Python. For the runner it
+    leaves the whole lesson's metrics.json, so that the lesson part's summary of it is read too."""
     calls = tmp_path / "calls.txt"
     stand_in = tmp_path / "python"
     stand_in.write_text(f"""#!/usr/bin/env bash
-case $1 in -m|benchmarks/*) echo "$*" >> {calls}; exit 0 ;; esac
+case $1 in
+    -m) echo "$*" >> {calls}; mkdir -p "$OUT_DIR/lesson"; cp {whole_lesson.out / "metrics.json"} "$OUT_DIR/lesson"
+        exit 0 ;;
+    benchmarks/*) echo "$*" >> {calls}; exit 0 ;;
+esac
 exec {sys.executable} "$@"
 """)
     stand_in.chmod(0o755)
@@ -758,6 +762,9 @@ exec {sys.executable} "$@"
         f"{lesson} --epochs 10 --batch-size 256",
         "benchmarks/bench_fast_net.py --widths 64,256,256 --compare 32,96,192 128,384,384 --seconds 3 --rounds 2 "
         "--loader-batch 2000"]
+    m = json.loads((whole_lesson.out / "metrics.json").read_text())
+    assert (f"notebooks 04-05: test accuracy {m['test_accuracy']:.2%}, 1 epochs, {m['seconds_per_epoch']:.1f} s per "
+            f"epoch, {m['images_per_second']:,.0f} images/s") in result.stdout.splitlines()
     env["OUT_DIR"] = str(tmp_path / "refused")
     result = subprocess.run(["bash", "tools/gpu_check.sh", "fast", "speed"], cwd=ROOT, env=env, capture_output=True,
                             text=True)
