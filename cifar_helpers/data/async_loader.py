@@ -10,7 +10,9 @@ block.
 Why not PyTorch's ``DataLoader(batch_size=None)`` over the same batches? With ``num_workers=0``
 it prepares each batch in the loop, while the model waits; with ``num_workers=1`` it prepares
 them in another *process*, and each batch is pickled across. A thread shares the arrays without
-copying, and runs at idle priority, only in the CPU time the training leaves free.
+copying, and runs at idle priority, only in the CPU time the training leaves free. It gains
+most where the training waits, as for a GPU; on a 2-core CPU that PyTorch's two threads keep
+busy there is little to fill, and it runs level with ``num_workers=0``.
 benchmarks/bench_training.py times all three (ratios a/d0 and a/d1; benchmarks/RESULTS.md has
 its runs). The class keeps the seed tutorial's API: ``buffer_size``, ``on_batch_loaded``,
 ``cache()`` and ``next(loader)``.
