@@ -62,6 +62,12 @@ def segments(n_images):
     return [(start, min(start + SEGMENT, n_images)) for start in range(0, n_images, SEGMENT)]
 
 
+def segment_data(split, start, stop, seed):
+    """The lesson's DataSet over images[start:stop]: batch 64, shuffled, the last part batch dropped."""
+    return ch.DataSet([split.images[start:stop], split.labels[start:stop]], BATCH_SIZE, shuffle=True,
+                      drop_last=True, seed=seed)
+
+
 def lesson_optimizer(model):
     """Notebook 04's optimizer, the same for every way."""
     return torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
@@ -79,8 +85,7 @@ def library(split, device, flips=False):
     seeds = itertools.count()
 
     def train(start, stop):
-        data = ch.DataSet([split.images[start:stop], split.labels[start:stop]], BATCH_SIZE, shuffle=True,
-                          drop_last=True, seed=next(seeds))
+        data = segment_data(split, start, stop, next(seeds))
         model.learn(ch.AsyncDataLoader(data, buffer_size=8, on_batch_loaded=prepare), optimizer, max_epochs=1)
         return len(data) * BATCH_SIZE
     return train
@@ -154,8 +159,7 @@ def torch_loader(split, device, workers, schedule):
 
         def __iter__(self):
             start, stop = schedule[self.epochs]
-            data = ch.DataSet([split.images[start:stop], split.labels[start:stop]], BATCH_SIZE, shuffle=True,
-                              drop_last=True, seed=self.epochs)
+            data = segment_data(split, start, stop, self.epochs)
             self.epochs += 1
             return (batch if on_gpu else ch.batch_to_tensors(batch) for batch in data)
 
@@ -182,16 +186,19 @@ def torch_loader(split, device, workers, schedule):
     return train
 
 
-WAYS = {"library": library, "bare": bare, "tutorial": tutorial,
+# Each entry takes (split, device, schedule); only DataLoader's workers need the schedule ahead.
+WAYS = {"library": lambda split, device, _: library(split, device),
+        "bare": lambda split, device, _: bare(split, device),
+        "tutorial": lambda split, device, _: tutorial(split, device),
         "torch0": lambda split, device, schedule: torch_loader(split, device, 0, schedule),
         "torch1": lambda split, device, schedule: torch_loader(split, device, 1, schedule),
-        "lesson": lambda split, device: library(split, device, flips=True)}
+        "lesson": lambda split, device, _: library(split, device, flips=True)}
 LETTERS = ("a", "b", "c", "d0", "d1", "a+")
 
 
 def build(way, split, device, schedule):
     """The way's train(start, stop), which returns once the device has done the work."""
-    train = WAYS[way](split, device, schedule) if way.startswith("torch") else WAYS[way](split, device)
+    train = WAYS[way](split, device, schedule)
     if device.type != "cuda":
         return train
 
@@ -226,7 +233,7 @@ def speeds(split, device, rounds):
 
 def load(args):
     split = ch.load_cifar10("train", root=args.data_dir, source=args.source, subset=args.limit, verbose=False)
-    if args.child:
+    if args.child:  # the memory run keeps the arrays as loaded: a shuffled copy would add to its peak
         return split
     # The copy is stored class by class: shuffle it once, so that every segment holds all ten classes.
     order = np.random.default_rng(0).permutation(len(split))
@@ -239,15 +246,13 @@ def main():
     parser.add_argument("--source", default="auto", help="load_cifar10 source (auto, local, synthetic, ...)")
     parser.add_argument("--limit", type=int, default=None, help="use only this many training images")
     parser.add_argument("--rounds", type=int, default=3, help="epochs of every way, taking turns; report medians")
-    parser.add_argument("--device", default="cpu", help="cpu, or cuda for an NVIDIA GPU")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda: on an NVIDIA GPU")
     parser.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.limit is not None and args.limit < SEGMENT:
         parser.error(f"--limit {args.limit} is under one segment: give at least {SEGMENT} images.")
     if args.rounds < 1:
         parser.error(f"--rounds {args.rounds}: give 1 or more.")
-    if args.device not in ("cpu", "cuda"):
-        parser.error(f"--device {args.device!r}: give cpu or cuda.")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: PyTorch finds no CUDA GPU here; leave --device out to time the CPU.")
     device = torch.device(args.device)
